@@ -1,0 +1,43 @@
+"""Error classes that decide what happens to a failing message.
+
+A *transient* error is retried with backoff (lock, timeout, 5xx, 429, an object
+that is not there yet because events came out of order). A *business* error is
+never retried blindly: it opens an item in the finance exception queue.
+"""
+
+
+class FiError(Exception):
+    """Base class of the suite's classified errors."""
+
+    category = "technical"
+    retryable = False
+
+    def __init__(self, message, reason_code=None, retry_after=None):
+        super().__init__(message)
+        self.reason_code = reason_code or self.default_reason_code
+        self.retry_after = retry_after
+
+    default_reason_code = "error"
+
+
+class FiTransientError(FiError):
+    """Retry later: the same input may succeed once the other side recovers."""
+
+    retryable = True
+    default_reason_code = "transient"
+
+
+class FiBusinessError(FiError):
+    """Finance must look at it: retrying the same input cannot succeed."""
+
+    category = "business"
+    default_reason_code = "business_rule"
+
+
+class SignatureError(Exception):
+    """A webhook failed authentication; ``reason`` is a short machine code."""
+
+    def __init__(self, reason, detail=""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

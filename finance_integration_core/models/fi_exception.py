@@ -1,0 +1,285 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+REASON_CODES = [
+    ("malformed_payload", "Malformed payload"),
+    ("schema_invalid", "Schema validation failed"),
+    ("unknown_event", "Unknown event type"),
+    ("business_rule", "Business rule"),
+    ("retries_exhausted", "Retries exhausted"),
+    ("job_lost", "Processing job lost"),
+    ("unexpected_error", "Unexpected error"),
+    ("configuration", "Configuration"),
+    ("missing_mapping", "Missing mapping"),
+    ("other", "Other"),
+]
+OPEN_STATES = ("new", "in_progress")
+
+
+class FiException(models.Model):
+    """An item of the finance exception queue: something a person must decide."""
+
+    _name = "fi.exception"
+    _description = "Finance Integration Exception"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "priority_rank desc, sla_deadline, id"
+
+    name = fields.Char(required=True, tracking=True)
+    fi_message_id = fields.Many2one(
+        "fi.message",
+        "Message",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="restrict",
+    )
+    endpoint_id = fields.Many2one(
+        related="fi_message_id.endpoint_id", store=True, index=True, precompute=True
+    )
+    flow_id = fields.Many2one(
+        related="fi_message_id.flow_id", store=True, index=True, precompute=True
+    )
+    company_id = fields.Many2one(
+        related="fi_message_id.company_id", store=True, index=True, precompute=True
+    )
+    direction = fields.Selection(related="fi_message_id.direction")
+    message_state = fields.Selection(
+        related="fi_message_id.state", string="Message State"
+    )
+    payload_display = fields.Text(related="fi_message_id.payload_display")
+    correlation_id = fields.Char(related="fi_message_id.correlation_id")
+    res_model = fields.Char(related="fi_message_id.res_model")
+    res_id = fields.Many2oneReference(related="fi_message_id.res_id")
+    reason_code = fields.Selection(REASON_CODES, required=True, tracking=True)
+    error_code = fields.Char(readonly=True, help="Detailed machine code of the error.")
+    category = fields.Selection(
+        [("technical", "Technical"), ("business", "Business")],
+        required=True,
+        tracking=True,
+    )
+    severity = fields.Selection(
+        [
+            ("low", "Low"),
+            ("medium", "Medium"),
+            ("high", "High"),
+            ("critical", "Critical"),
+        ],
+        default="medium",
+        required=True,
+        tracking=True,
+    )
+    priority_rank = fields.Integer(compute="_compute_priority_rank", store=True)
+    detail = fields.Text(readonly=True)
+    state = fields.Selection(
+        [
+            ("new", "New"),
+            ("in_progress", "In Progress"),
+            ("resolved", "Resolved"),
+            ("ignored", "Ignored"),
+        ],
+        default="new",
+        required=True,
+        tracking=True,
+        index=True,
+        group_expand="_group_expand_states",
+    )
+    user_id = fields.Many2one("res.users", "Assignee", tracking=True, index=True)
+    date_opened = fields.Datetime(
+        default=fields.Datetime.now, required=True, readonly=True
+    )
+    date_closed = fields.Datetime(readonly=True)
+    sla_deadline = fields.Datetime(
+        "SLA Deadline", compute="_compute_sla_deadline", store=True, index=True
+    )
+    is_overdue = fields.Boolean(compute="_compute_age", search="_search_is_overdue")
+    age_hours = fields.Float("Age (h)", compute="_compute_age", digits=(16, 1))
+    occurrences = fields.Integer(default=1, readonly=True)
+    ignore_reason = fields.Text(readonly=True, tracking=True)
+    resolution_note = fields.Text(tracking=True)
+
+    @api.depends("severity")
+    def _compute_priority_rank(self):
+        ranks = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+        for item in self:
+            item.priority_rank = ranks.get(item.severity, 1)
+
+    @api.depends("date_opened", "flow_id.sla_max_exception_age_hours")
+    def _compute_sla_deadline(self):
+        for item in self:
+            hours = item.flow_id.sla_max_exception_age_hours or 24
+            item.sla_deadline = (item.date_opened or fields.Datetime.now()) + timedelta(
+                hours=hours
+            )
+
+    def _compute_age(self):
+        now = fields.Datetime.now()
+        for item in self:
+            end = item.date_closed or now
+            item.age_hours = (end - (item.date_opened or now)).total_seconds() / 3600
+            item.is_overdue = item.state in OPEN_STATES and bool(
+                item.sla_deadline and item.sla_deadline < now
+            )
+
+    def _search_is_overdue(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(_("Unsupported search on overdue."))
+        overdue = [
+            ("state", "in", OPEN_STATES),
+            ("sla_deadline", "<", fields.Datetime.now()),
+        ]
+        if (operator == "=") == value:
+            return overdue
+        return ["!", "&", *overdue]
+
+    @api.model
+    def _group_expand_states(self, states, domain):
+        return [key for key, _label in self._fields["state"].selection]
+
+    # ------------------------------------------------------------------
+    # opening
+    # ------------------------------------------------------------------
+    @api.model
+    def _fi_open(self, message, reason_code, detail, category):
+        codes = dict(REASON_CODES)
+        known = (
+            reason_code
+            if reason_code in codes
+            else ("business_rule" if category == "business" else "other")
+        )
+        flow = message.flow_id
+        owner = flow.owner_id or message.endpoint_id.responsible_id
+        severity = (
+            "high"
+            if category == "technical" and known == "retries_exhausted"
+            else ("medium")
+        )
+        item = self.sudo().create(
+            {
+                "name": _(
+                    "%(reason)s: %(message)s",
+                    reason=codes[known],
+                    message=message.display_name,
+                ),
+                "fi_message_id": message.id,
+                "reason_code": known,
+                "error_code": reason_code,
+                "category": category,
+                "severity": severity,
+                "detail": detail,
+                "user_id": owner.id or False,
+            }
+        )
+        if owner:
+            # queued, not sent inline: a mail server hiccup must not fail processing
+            item.with_context(mail_notify_force_send=False).activity_schedule(
+                "mail.mail_activity_data_todo",
+                date_deadline=item.sla_deadline.date(),
+                summary=_("Finance integration exception to work"),
+                note=detail and detail[:1000],
+                user_id=owner.id,
+            )
+        return item
+
+    def _fi_refresh(self, reason_code, detail, category):
+        for item in self:
+            item.write(
+                {
+                    "occurrences": item.occurrences + 1,
+                    "detail": detail,
+                    "error_code": reason_code,
+                    "category": category,
+                }
+            )
+            item._message_log(
+                body=_("The message failed again (%(code)s).", code=reason_code)
+            )
+
+    def _fi_close_by_success(self):
+        for item in self:
+            item.write(
+                {
+                    "state": "resolved",
+                    "date_closed": fields.Datetime.now(),
+                    "resolution_note": item.resolution_note
+                    or _("Closed automatically: the message was processed."),
+                }
+            )
+            item.activity_ids.action_feedback(feedback=_("Message processed"))
+
+    # ------------------------------------------------------------------
+    # actions
+    # ------------------------------------------------------------------
+    def _check_open(self):
+        closed = self.filtered(lambda e: e.state not in OPEN_STATES)
+        if closed:
+            raise UserError(
+                _("Exception %s is already closed.", closed[0].display_name)
+            )
+
+    def action_take(self):
+        self._check_open()
+        self.write({"user_id": self.env.user.id, "state": "in_progress"})
+        return True
+
+    def action_retry(self):
+        """Retry the message of each item now (attempts start again)."""
+        self._check_open()
+        self.fi_message_id.action_retry()
+        self.write({"state": "in_progress"})
+        for item in self:
+            item._message_log(body=_("Retry requested by %s.", self.env.user.name))
+        return True
+
+    def action_replay(self):
+        """Process the message of each item again from its stored payload."""
+        self._check_open()
+        self.fi_message_id.action_replay()
+        self.write({"state": "in_progress"})
+        for item in self:
+            item._message_log(body=_("Replay requested by %s.", self.env.user.name))
+        return True
+
+    def action_resolve(self):
+        self._check_open()
+        self.write({"state": "resolved", "date_closed": fields.Datetime.now()})
+        self.activity_ids.action_feedback(feedback=_("Resolved"))
+        return True
+
+    def action_ignore(self, reason=None):
+        """Ignore items; a reason is mandatory (asked by a wizard in the UI)."""
+        if not reason or not reason.strip():
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": "fi.exception.ignore.wizard",
+                "view_mode": "form",
+                "target": "new",
+                "context": {"active_ids": self.ids, "active_model": self._name},
+            }
+        self._check_open()
+        self.write(
+            {
+                "state": "ignored",
+                "ignore_reason": reason.strip(),
+                "date_closed": fields.Datetime.now(),
+            }
+        )
+        self.activity_ids.action_feedback(feedback=_("Ignored: %s", reason.strip()))
+        for item in self:
+            if item.fi_message_id.state in ("failed", "dead", "invalid", "unroutable"):
+                item.fi_message_id.sudo().state = "ignored"
+        return True
+
+    def action_open_message(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "fi.message",
+            "res_id": self.fi_message_id.id,
+            "view_mode": "form",
+        }
+
+    def action_open_related(self):
+        return self.fi_message_id.action_open_related()

@@ -1,0 +1,500 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+import logging
+from datetime import timedelta
+
+import psycopg2
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
+from psycopg2 import errorcodes
+
+from ..lib.backoff import next_retry_delay
+from ..lib.errors import FiBusinessError, FiError
+from ..lib.jsonpointer import resolve_pointer
+
+_logger = logging.getLogger(__name__)
+
+STATES = [
+    ("new", "Received"),
+    ("queued", "Queued"),
+    ("retry", "Waiting to Retry"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+    ("dead", "Dead Letter"),
+    ("invalid", "Invalid Payload"),
+    ("unroutable", "No Flow"),
+    ("ignored", "Ignored"),
+]
+#: states from which processing may (re)start
+PROCESSABLE = ("queued", "retry")
+#: PostgreSQL errors that a later try can overcome
+TRANSIENT_PGCODES = {
+    errorcodes.LOCK_NOT_AVAILABLE,
+    errorcodes.SERIALIZATION_FAILURE,
+    errorcodes.DEADLOCK_DETECTED,
+    errorcodes.UNIQUE_VIOLATION,
+}
+#: how long an inbound idempotency key is remembered
+KEY_RETENTION_DAYS = 400
+#: what a stored response keeps of an answer
+RESPONSE_KEEP = 64 * 1024
+
+
+class FiMessage(models.Model):
+    """One exchanged message, inbound or outbound, with its whole history."""
+
+    _name = "fi.message"
+    _description = "Finance Integration Message"
+    _order = "id desc"
+    _rec_name = "display_name"
+
+    endpoint_id = fields.Many2one(
+        "fi.endpoint", required=True, readonly=True, index=True, ondelete="restrict"
+    )
+    flow_id = fields.Many2one("fi.flow", readonly=True, index=True, ondelete="restrict")
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, index=True
+    )
+    direction = fields.Selection(
+        [("in", "Inbound"), ("out", "Outbound")], required=True, readonly=True
+    )
+    state = fields.Selection(
+        STATES, required=True, default="new", readonly=True, index=True
+    )
+    event_type = fields.Char(readonly=True, index=True)
+    external_id = fields.Char(readonly=True, index=True)
+    idempotency_key = fields.Char(readonly=True, index=True)
+    idempotency_key_id = fields.Many2one(
+        "fi.idempotency.key",
+        "Idempotency Key Record",
+        readonly=True,
+        ondelete="set null",
+    )
+    correlation_id = fields.Char(readonly=True, index=True)
+    # raw payload: used by processing and replay, shown to nobody
+    payload = fields.Text(
+        readonly=True, groups="finance_integration_core.group_fi_vault"
+    )
+    payload_encoding = fields.Selection(
+        [("text", "Text"), ("base64", "Base64 (not UTF-8)")],
+        default="text",
+        readonly=True,
+    )
+    payload_display = fields.Text("Payload (redacted)", readonly=True)
+    payload_sha256 = fields.Char("Payload SHA-256", readonly=True)
+    payload_size = fields.Integer(readonly=True)
+    headers_json = fields.Text("Headers (redacted)", readonly=True)
+    remote_addr = fields.Char(readonly=True)
+    attempts = fields.Integer(readonly=True)
+    next_retry_at = fields.Datetime(readonly=True)
+    date_done = fields.Datetime(readonly=True)
+    latency_ms = fields.Integer(
+        readonly=True, help="Milliseconds from receipt to the end of processing."
+    )
+    error_class = fields.Selection(
+        [("technical", "Technical"), ("business", "Business")], readonly=True
+    )
+    error_code = fields.Char(readonly=True)
+    error_message = fields.Text(readonly=True)
+    response_status = fields.Integer(readonly=True)
+    response_body = fields.Text(readonly=True)
+    res_model = fields.Char("Related Model", readonly=True, index=True)
+    res_id = fields.Many2oneReference(
+        "Related Record", model_field="res_model", readonly=True
+    )
+    job_uuid = fields.Char(readonly=True, index=True, copy=False)
+    exception_ids = fields.One2many("fi.exception", "fi_message_id", readonly=True)
+
+    def _compute_display_name(self):
+        for message in self:
+            direction = "IN" if message.direction == "in" else "OUT"
+            message.display_name = (
+                f"{direction} #{message.id or ''} {message.event_type or ''}"
+            )
+
+    def init(self):
+        # webhook intake inserts with raw SQL: the columns need their defaults
+        self.env.cr.execute(
+            "ALTER TABLE fi_message ALTER COLUMN attempts SET DEFAULT 0, "
+            "ALTER COLUMN payload_encoding SET DEFAULT 'text'"
+        )
+
+    # ------------------------------------------------------------------
+    # intake
+    # ------------------------------------------------------------------
+    @api.model
+    def _fi_insert_inbound(self, config, values):
+        """Store one inbound message and its idempotency key in one statement.
+
+        Returns ``(message_id, dispatcher_pending)``; ``message_id`` is None when
+        the key was already used (a duplicate delivery: nothing is created, the
+        key's duplicate counter goes up). The unique index on the key makes this
+        hold for simultaneous deliveries on different workers.
+        """
+        self.env.cr.execute(
+            """
+            WITH new_id AS (SELECT nextval('fi_message_id_seq') AS id),
+            k AS (
+                INSERT INTO fi_idempotency_key AS k
+                    (endpoint_id, company_id, scope, key, message_id, outcome,
+                     duplicate_count, expires_at,
+                     create_uid, create_date, write_uid, write_date)
+                SELECT %(endpoint)s, %(company)s, 'webhook', %(key)s, new_id.id,
+                       NULL, 0, (now() at time zone 'UTC') + interval '%(days)s days',
+                       %(uid)s, now() at time zone 'UTC',
+                       %(uid)s, now() at time zone 'UTC'
+                  FROM new_id
+                ON CONFLICT (endpoint_id, scope, key) DO UPDATE
+                   SET duplicate_count = k.duplicate_count + 1,
+                       last_duplicate_at = now() at time zone 'UTC'
+                RETURNING k.id, k.message_id, (xmax = 0) AS inserted
+            ),
+            m AS (
+                INSERT INTO fi_message
+                    (id, endpoint_id, flow_id, company_id, direction, state,
+                     event_type, external_id, idempotency_key, idempotency_key_id,
+                     correlation_id, payload, payload_encoding, payload_display,
+                     payload_sha256, payload_size, headers_json, remote_addr,
+                     error_message, error_class, attempts,
+                     create_uid, create_date, write_uid, write_date)
+                SELECT k.message_id, %(endpoint)s, %(flow_id)s, %(company)s, 'in',
+                       %(state)s, %(event_type)s, %(external_id)s,
+                       %(key)s, k.id, %(correlation_id)s, %(payload)s,
+                       %(payload_encoding)s, %(payload_display)s, %(payload_sha256)s,
+                       %(payload_size)s, %(headers_json)s, %(remote_addr)s,
+                       %(error_message)s, %(error_class)s, 0,
+                       %(uid)s, now() at time zone 'UTC',
+                       %(uid)s, now() at time zone 'UTC'
+                  FROM k WHERE k.inserted
+                RETURNING id
+            )
+            SELECT (SELECT id FROM m),
+                   EXISTS(SELECT 1 FROM queue_job
+                           WHERE identity_key = %(dispatcher)s AND state = 'pending')
+            """,
+            dict(
+                values,
+                endpoint=config["id"],
+                company=config["company_id"],
+                uid=config["user_id"],
+                key=values["idempotency_key"],
+                days=KEY_RETENTION_DAYS,
+                error_class="technical" if values["state"] == "invalid" else None,
+                dispatcher=f"fi.dispatch:{config['id']}",
+            ),
+        )
+        return self.env.cr.fetchone()
+
+    # ------------------------------------------------------------------
+    # processing
+    # ------------------------------------------------------------------
+    def _fi_enqueue_processing(self, eta=None):
+        """One processing job per message, on its flow's channel, as the
+        endpoint's integration user. Identity keys stop a second job for the
+        same attempt."""
+        for message in self:
+            flow = message.flow_id
+            user = message.endpoint_id.integration_user_id
+            job = (
+                message.with_user(user)
+                .with_company(message.company_id)
+                .with_delay(
+                    channel=flow.channel or "root.fi",
+                    eta=eta,
+                    identity_key=f"fi.message:{message.id}:{message.attempts}",
+                    description=f"{'Send' if message.direction == 'out' else 'Process'}"
+                    f" {message.display_name}",
+                    max_retries=5,
+                )
+                ._fi_process()
+            )
+            message.sudo().write(
+                {"state": "queued" if not eta else "retry", "job_uuid": job.uuid}
+            )
+
+    def _fi_process(self):
+        """Job: process (inbound) or send (outbound) one message.
+
+        The handler runs in a savepoint: when it fails, what it wrote is rolled
+        back and the failure is written into the message (retry, dead letter or
+        finance exception) instead of being raised at the job runner.
+        """
+        self.ensure_one()
+        message = self
+        if message.state not in PROCESSABLE:
+            return f"nothing to do: message is {message.state}"
+        if message.endpoint_id.state == "paused":
+            message._fi_enqueue_processing(
+                eta=fields.Datetime.now() + timedelta(minutes=5)
+            )
+            return "endpoint paused: postponed"
+        try:
+            with self.env.cr.savepoint():
+                record = message._fi_run_handler()
+        except Exception as err:  # noqa: BLE001 - classified below, never swallowed
+            return message._fi_handle_failure(err)
+        return message._fi_mark_done(record)
+
+    def _fi_run_handler(self):
+        """Validate against the flow's schema, then run the direction's handler."""
+        document = self._fi_document()
+        errors = self.flow_id._fi_schema_errors(document) if self.flow_id else []
+        if errors:
+            raise FiBusinessError(
+                _(
+                    "Payload does not match the schema of flow %(flow)s (version "
+                    "%(version)s): %(errors)s",
+                    flow=self.flow_id.name,
+                    version=self.flow_id.schema_version,
+                    errors="; ".join(errors),
+                ),
+                "schema_invalid",
+            )
+        if self.direction == "out":
+            return self._fi_send_now()
+        return self.endpoint_id._fi_handle_inbound(self, document)
+
+    def _fi_document(self):
+        self.ensure_one()
+        if self.payload_encoding != "text":
+            raise FiBusinessError(
+                _("The payload is not UTF-8 text."), "malformed_payload"
+            )
+        try:
+            return json.loads(self.sudo().payload or "null")
+        except ValueError as err:
+            raise FiBusinessError(
+                _("Malformed JSON payload: %s", err), "malformed_payload"
+            ) from None
+
+    def _fi_send_now(self):
+        """Send an outbound message through the endpoint's one HTTP client."""
+        endpoint, flow = self.endpoint_id, self.flow_id
+        if not endpoint.base_url:
+            raise FiBusinessError(
+                _("Endpoint %s has no base URL.", endpoint.name), "configuration"
+            )
+        url = endpoint.base_url.rstrip("/") + "/" + (flow.path or "").lstrip("/")
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": self.idempotency_key,
+            "X-Correlation-ID": self.correlation_id,
+        }
+        headers.update(endpoint._fi_outbound_headers(self))
+        result = endpoint._fi_request(
+            flow.http_method or "POST",
+            url,
+            self.sudo().payload.encode("utf-8"),
+            headers,
+        )
+        self._fi_store_response(result)
+        from ..lib.http import raise_for_outcome
+
+        try:
+            raise_for_outcome(result, what=f"{flow.http_method} {url}")
+        except FiError as err:
+            err.http_result = result
+            raise
+        try:
+            answer = json.loads(result.body) if result.body else None
+        except ValueError:
+            answer = None
+        external_id = resolve_pointer(answer, flow.response_id_pointer or "/id")
+        if external_id not in (None, ""):
+            self.external_id = str(external_id)
+        return None
+
+    def _fi_store_response(self, result):
+        self.write(
+            {
+                "response_status": result.status,
+                "response_body": (result.body or "")[:RESPONSE_KEEP],
+            }
+        )
+
+    def _fi_mark_done(self, record=None):
+        now = fields.Datetime.now()
+        values = {
+            "state": "done",
+            "date_done": now,
+            "attempts": self.attempts + 1,
+            "next_retry_at": False,
+            "error_class": False,
+            "error_code": False,
+            "error_message": False,
+            # receipt is stamped by the database, completion by this process:
+            # clocks a few ms apart must not give a negative latency
+            "latency_ms": max(0, int((now - self.create_date).total_seconds() * 1000)),
+        }
+        if record:
+            values.update(res_model=record._name, res_id=record.id)
+        self.write(values)
+        if self.idempotency_key_id:
+            self.idempotency_key_id.sudo().outcome = "done"
+        self.exception_ids.filtered(
+            lambda e: e.state in ("new", "in_progress")
+        )._fi_close_by_success()
+        return f"done{f': {record._name},{record.id}' if record else ''}"
+
+    @api.model
+    def _fi_classify(self, err):
+        """``(kind, reason_code, message, retry_after)`` of an error."""
+        if isinstance(err, FiError):
+            kind = "transient" if err.retryable else err.category
+            return kind, err.reason_code, str(err), err.retry_after
+        if isinstance(err, psycopg2.OperationalError | psycopg2.IntegrityError) and (
+            err.pgcode in TRANSIENT_PGCODES
+        ):
+            return "transient", "database_concurrency", str(err).strip(), None
+        if isinstance(err, UserError | ValidationError | AccessError | MissingError):
+            return "business", "business_rule", str(err), None
+        return "technical", "unexpected_error", f"{type(err).__name__}: {err}", None
+
+    def _fi_handle_failure(self, err):
+        kind, reason, text, retry_after = self._fi_classify(err)
+        attempts = self.attempts + 1
+        values = {"attempts": attempts, "error_code": reason, "error_message": text}
+        result = getattr(err, "http_result", None)
+        if result is not None:
+            values["response_status"] = result.status
+            values["response_body"] = (result.body or "")[:RESPONSE_KEEP]
+        if kind == "technical":
+            _logger.exception("message %s failed unexpectedly", self.id, exc_info=err)
+        if kind == "transient":
+            if attempts < (self.flow_id.max_attempts or 1):
+                endpoint = self.endpoint_id
+                delay = next_retry_delay(
+                    attempts,
+                    retry_after=retry_after,
+                    base=endpoint.retry_base_seconds or 10,
+                    cap=endpoint.retry_cap_seconds or 3600,
+                )
+                eta = fields.Datetime.now() + timedelta(seconds=delay)
+                values.update(error_class="technical", next_retry_at=eta)
+                self.write(values)
+                self._fi_enqueue_processing(eta=eta)
+                return f"transient failure ({reason}), retry {attempts} in {delay:.0f}s"
+            values.update(state="dead", error_class="technical", next_retry_at=False)
+            self.write(values)
+            self._fi_open_exception(
+                "retries_exhausted",
+                _(
+                    "Gave up after %(n)s attempts; last error: %(error)s",
+                    n=attempts,
+                    error=text,
+                ),
+                category="technical",
+            )
+            return f"dead letter after {attempts} attempts"
+        values.update(
+            state="failed", error_class=kind if kind == "business" else "technical"
+        )
+        self.write(values)
+        self._fi_open_exception(reason, text, category=values["error_class"])
+        return f"failed ({reason}): exception opened"
+
+    def _fi_open_exception(self, reason_code, detail, category="business"):
+        """Open (or refresh) the finance exception item of this message."""
+        self.ensure_one()
+        exceptions = self.env["fi.exception"].sudo()
+        existing = exceptions.search(
+            [("fi_message_id", "=", self.id), ("state", "in", ("new", "in_progress"))],
+            limit=1,
+        )
+        if existing:
+            existing._fi_refresh(reason_code, detail, category)
+            return existing
+        return exceptions._fi_open(self, reason_code, detail, category)
+
+    # ------------------------------------------------------------------
+    # operator actions: retry and replay
+    # ------------------------------------------------------------------
+    def _fi_check_operator(self):
+        if not self.env.user.has_group("finance_integration_core.group_fi_operator"):
+            raise AccessError(
+                _("Only Finance Integration Operators may retry or replay messages.")
+            )
+
+    def action_retry(self):
+        """Try a waiting, failed or dead message again now, attempts reset."""
+        self._fi_check_operator()
+        todo = self.filtered(lambda m: m.state in ("retry", "failed", "dead", "queued"))
+        if not todo:
+            raise UserError(_("Only waiting, failed or dead messages can be retried."))
+        todo._fi_requeue()
+        return True
+
+    def action_replay(self):
+        """Process messages again, even done ones. Bindings and idempotency keys
+        make a replay post nothing twice."""
+        self._fi_check_operator()
+        todo = self.filtered(lambda m: m.state not in ("new",) and m.flow_id)
+        if not todo:
+            raise UserError(_("None of these messages has a flow to replay it with."))
+        todo._fi_requeue()
+        return True
+
+    def _fi_requeue(self):
+        self.sudo().write({"attempts": 0, "next_retry_at": False, "state": "queued"})
+        self.sudo()._fi_enqueue_processing()
+
+    def action_open_related(self):
+        self.ensure_one()
+        if not self.res_model or not self.res_id:
+            raise UserError(
+                _("Message %s is not linked to a record.", self.display_name)
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
+
+    def action_open_job(self):
+        self.ensure_one()
+        job = (
+            self.env["queue.job"].sudo().search([("uuid", "=", self.job_uuid)], limit=1)
+        )
+        if not job:
+            raise UserError(
+                _("The job of message %s no longer exists.", self.display_name)
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "queue.job",
+            "res_id": job.id,
+            "view_mode": "form",
+        }
+
+    # ------------------------------------------------------------------
+    # watchdog: a message never stays silently stuck
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_fi_watchdog(self, stale_minutes=30):
+        """Dead-letter queued messages whose job failed or vanished."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT m.id FROM fi_message m
+              LEFT JOIN queue_job j ON j.uuid = m.job_uuid
+             WHERE m.state IN ('queued', 'retry')
+               AND m.write_date < (now() at time zone 'UTC') - %s * interval '1 minute'
+               AND (j.id IS NULL OR j.state IN ('failed', 'cancelled', 'done'))
+            """,
+            (stale_minutes,),
+        )
+        for message in self.browse([row[0] for row in self.env.cr.fetchall()]):
+            message.write(
+                {
+                    "state": "dead",
+                    "error_class": "technical",
+                    "error_code": "job_lost",
+                    "error_message": _("Its processing job failed or vanished."),
+                }
+            )
+            message._fi_open_exception(
+                "job_lost",
+                _("The processing job of this message failed or vanished."),
+                category="technical",
+            )

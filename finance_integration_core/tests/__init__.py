@@ -1,0 +1,8 @@
+from . import (
+    test_exception_queue,
+    test_lib,
+    test_outbound,
+    test_processing,
+    test_security,
+    test_webhook,
+)

@@ -1,0 +1,181 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Shared fixtures: an endpoint with a secret, signed deliveries, job running."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from odoo import fields
+from odoo.addons.queue_job.job import Job
+from odoo.tests import common
+
+from ..lib.signature import sign
+
+SECRET = "whsec_test_primary_0123456789"
+SECRET_NEXT = "whsec_test_rotated_9876543210"
+
+
+class FiCommon(common.TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        # jobs left pending by demo data are not this test's business
+        cls.env["queue.job"].sudo().search([("state", "=", "pending")]).unlink()
+        cls.bot = cls.env.ref("finance_integration_core.user_fi_integration")
+        cls.owner = cls.env["res.users"].create(
+            {
+                "name": "Flow Owner",
+                "login": "fi_flow_owner",
+                "email": "owner@example.com",
+                "notification_type": "inbox",
+                "groups_id": [
+                    (
+                        6,
+                        0,
+                        [
+                            cls.env.ref(
+                                "finance_integration_core.group_fi_operator"
+                            ).id,
+                            cls.env.ref("base.group_user").id,
+                        ],
+                    )
+                ],
+            }
+        )
+        cls.endpoint = cls.env["fi.endpoint"].create(
+            {
+                "name": "Test HMAC endpoint",
+                "provider": "generic_hmac",
+                "state": "active",
+                "webhook_secret": SECRET,
+                "signature_header": "X-Signature",
+                "base_url": "http://127.0.0.1:9/",
+                "retry_base_seconds": 1,
+                "retry_cap_seconds": 4,
+            }
+        )
+        cls.flow = cls.env["fi.flow"].create(
+            {
+                "name": "customer.created -> partner",
+                "endpoint_id": cls.endpoint.id,
+                "direction": "in",
+                "event_type": "customer.created",
+                "owner_id": cls.owner.id,
+                "max_attempts": 3,
+            }
+        )
+
+    # -- deliveries ------------------------------------------------------
+    @staticmethod
+    def event(event_id="evt_1", event_type="customer.created", **data):
+        return {"id": event_id, "type": event_type, "data": data or {"name": "ACME"}}
+
+    @staticmethod
+    def body_of(document):
+        return json.dumps(document).encode()
+
+    @classmethod
+    def signed_headers(cls, body, secret=SECRET, **extra):
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature": sign(body, secret),
+        }
+        headers.update(extra)
+        return headers
+
+    @classmethod
+    def receive(cls, document=None, body=None, headers=None, key=None, secret=SECRET):
+        """Deliver in-process, as the webhook controller does."""
+        body = body if body is not None else cls.body_of(document)
+        headers = headers if headers is not None else cls.signed_headers(body, secret)
+        return (
+            cls.env["fi.endpoint"]
+            .sudo()
+            ._fi_receive_webhook(
+                key or cls.endpoint.key,
+                headers,
+                lambda n: body[:n],
+                len(body),
+                "127.0.0.1",
+            )
+        )
+
+    # -- jobs --------------------------------------------------------------
+    def pending_jobs(self, method=None):
+        domain = [("state", "=", "pending")]
+        if method:
+            domain.append(("method_name", "=", method))
+        return self.env["queue.job"].sudo().search(domain, order="id")
+
+    def run_jobs(self, ignore_eta=False, max_rounds=10):
+        """Perform pending jobs the way the job runner does, as their stored
+        user; jobs enqueued meanwhile run in the next round."""
+        done = self.env["queue.job"]
+        for _round in range(max_rounds):
+            jobs = self.pending_jobs()
+            if not ignore_eta:
+                now = fields.Datetime.now()
+                jobs = jobs.filtered(lambda j, now=now: not j.eta or j.eta <= now)
+            jobs -= done
+            if not jobs:
+                break
+            for record in jobs:
+                job = Job.load(self.env, record.uuid)
+                job.set_started()
+                job.store()
+                job.perform()
+                job.set_done()
+                job.store()
+                done |= record
+        self.env.invalidate_all()
+        return done
+
+
+class LocalApi:
+    """A real HTTP server on 127.0.0.1 answering from a script of responses."""
+
+    def __init__(self, responses):
+        self.responses = list(responses)
+        self.requests = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                api.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": self.rfile.read(length),
+                    }
+                )
+                status, headers, body, delay = (
+                    api.responses.pop(0) if len(api.responses) > 1 else api.responses[0]
+                )
+                if delay:
+                    time.sleep(delay)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,208 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Dispatch, processing, retries, dead letters, business failures and replay."""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import tagged
+
+from .common import FiCommon
+
+POSTING_CODE = """
+data = document["data"]
+if record.attempts < data.get("fail_times", 0):
+    raise FiTransientError("ledger locked by month-end close", "ledger_locked")
+if data.get("blocked"):
+    raise FiBusinessError("customer %s is blocked for invoicing" % data["name"])
+partner = bindings.get_or_create(
+    record.endpoint_id, "customer", data["customer_id"],
+    lambda: env["res.partner"].create({"name": data["name"]}), message=record)
+action = partner
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestProcessing(FiCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.action = cls.env["ir.actions.server"].create(
+            {
+                "name": "Create bound customer",
+                "model_id": cls.env.ref("finance_integration_core.model_fi_message").id,
+                "state": "code",
+                "code": POSTING_CODE,
+            }
+        )
+        cls.flow.write({"action": "server_action", "server_action_id": cls.action.id})
+
+    def deliver(self, event_id, **data):
+        data.setdefault("customer_id", f"cus_{event_id}")
+        data.setdefault("name", f"Customer {event_id}")
+        status, answer = self.receive(self.event(event_id, **data))
+        self.assertEqual(status, 200, answer)
+        return self.env["fi.message"].browse(answer["message_id"])
+
+    def partners(self, name):
+        return self.env["res.partner"].search([("name", "=", name)])
+
+    def test_dispatch_makes_one_job_per_message_on_the_flow_channel(self):
+        self.flow.channel = "root.fi"
+        messages = self.deliver("evt_d1") | self.deliver("evt_d2")
+        self.env["fi.endpoint"].browse(self.endpoint.id)._fi_dispatch()
+        self.assertEqual(set(messages.mapped("state")), {"queued"})
+        jobs = self.pending_jobs("_fi_process")
+        self.assertEqual(len(jobs), 2)
+        self.assertEqual(set(jobs.mapped("channel")), {"root.fi"})
+        self.assertEqual(jobs.user_id, self.bot)
+        self.assertEqual(set(jobs.mapped("uuid")), set(messages.mapped("job_uuid")))
+        # dispatching again finds nothing new: no second job
+        self.endpoint._fi_dispatch()
+        self.assertEqual(len(self.pending_jobs("_fi_process")), 2)
+
+    def test_message_is_processed_into_a_bound_record(self):
+        message = self.deliver("evt_p1", name="Globex")
+        self.run_jobs()
+        self.assertEqual(message.state, "done")
+        partner = self.partners("Globex")
+        self.assertEqual(len(partner), 1)
+        self.assertEqual(
+            (message.res_model, message.res_id), ("res.partner", partner.id)
+        )
+        self.assertEqual(partner.create_uid, self.bot, "posted as the integration user")
+        binding = self.env["fi.binding"].search([("external_id", "=", "cus_evt_p1")])
+        self.assertEqual(binding.res_id, partner.id)
+        self.assertEqual(message.idempotency_key_id.outcome, "done")
+        self.assertGreaterEqual(message.latency_ms, 0)
+
+    def test_transient_failure_retries_with_backoff_then_succeeds(self):
+        message = self.deliver("evt_t1", name="Initech", fail_times=2)
+        self.run_jobs()
+        self.assertEqual(message.state, "retry")
+        self.assertEqual(message.attempts, 1)
+        self.assertEqual(message.error_code, "ledger_locked")
+        self.assertGreater(
+            message.next_retry_at, fields.Datetime.now() - timedelta(seconds=1)
+        )
+        retry_job = self.pending_jobs("_fi_process")
+        self.assertEqual(len(retry_job), 1)
+        self.assertTrue(retry_job.eta, "the retry waits for its backoff delay")
+        self.assertFalse(self.partners("Initech"), "a failed try leaves nothing behind")
+        self.run_jobs(ignore_eta=True)
+        self.assertEqual(message.state, "done")
+        self.assertEqual(message.attempts, 3)
+        self.assertEqual(len(self.partners("Initech")), 1)
+        self.assertFalse(message.exception_ids)
+
+    def test_exhausted_retries_dead_letter_and_open_exception(self):
+        message = self.deliver("evt_dead", name="Hooli", fail_times=99)
+        self.run_jobs(ignore_eta=True)
+        self.assertEqual(message.state, "dead")
+        self.assertEqual(message.attempts, self.flow.max_attempts)
+        exception = message.exception_ids
+        self.assertEqual(len(exception), 1)
+        self.assertEqual(exception.reason_code, "retries_exhausted")
+        self.assertEqual(exception.category, "technical")
+        self.assertEqual(exception.user_id, self.owner)
+        self.assertTrue(
+            exception.activity_ids.filtered(lambda a: a.user_id == self.owner)
+        )
+        self.assertFalse(
+            self.pending_jobs("_fi_process"), "no retry after the dead letter"
+        )
+
+    def test_business_error_is_not_retried_and_opens_exception(self):
+        message = self.deliver("evt_biz", name="Umbrella", blocked=True)
+        self.run_jobs(ignore_eta=True)
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(message.attempts, 1)
+        self.assertEqual(message.error_class, "business")
+        self.assertIn("Umbrella is blocked", message.exception_ids.detail)
+        self.assertEqual(message.exception_ids.category, "business")
+        self.assertFalse(self.pending_jobs("_fi_process"))
+
+    def test_schema_failure_names_the_path(self):
+        self.flow.schema_json = (
+            '{"type":"object","properties":{"data":{"type":"object",'
+            '"required":["customer_id"],"properties":{"name":{"type":"string",'
+            '"maxLength":5}}}}}'
+        )
+        message = self.deliver("evt_schema", name="Much too long a name")
+        self.run_jobs()
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(message.exception_ids.reason_code, "schema_invalid")
+        self.assertIn("$.data.name", message.exception_ids.detail)
+        self.assertIn("maxLength", message.exception_ids.detail)
+
+    def test_replay_of_processed_message_posts_nothing_twice(self):
+        message = self.deliver("evt_replay", name="Stark")
+        self.run_jobs()
+        self.assertEqual(len(self.partners("Stark")), 1)
+        message.action_replay()
+        self.run_jobs()
+        self.assertEqual(message.state, "done")
+        self.assertEqual(len(self.partners("Stark")), 1)
+        self.assertEqual(
+            self.env["fi.binding"].search_count(
+                [("external_id", "=", "cus_evt_replay")]
+            ),
+            1,
+        )
+
+    def test_replay_wizard_dry_run_lists_without_changing(self):
+        ok = self.deliver("evt_w1", name="Wayne")
+        bad = self.deliver("evt_w2", name="Oscorp", blocked=True)
+        self.run_jobs()
+        wizard = self.env["fi.replay.wizard"].create(
+            {"flow_ids": [(6, 0, self.flow.ids)], "states": "failed"}
+        )
+        wizard.action_dry_run()
+        self.assertEqual(wizard.message_ids, bad)
+        self.assertEqual(bad.state, "failed")
+        self.assertFalse(self.pending_jobs("_fi_process"), "a dry run changes nothing")
+        wizard.states = "done,failed"
+        wizard.action_dry_run()
+        self.assertEqual(wizard.message_ids, ok | bad)
+        wizard.action_replay()
+        self.assertEqual(len(self.pending_jobs("_fi_process")), 2)
+        self.run_jobs()
+        self.assertEqual(len(self.partners("Wayne")), 1)
+
+    def test_paused_endpoint_keeps_intake_and_postpones_processing(self):
+        self.endpoint.action_pause()
+        message = self.deliver("evt_pause", name="Cyberdyne")
+        self.assertEqual(message.state, "new")
+        self.endpoint.action_activate()
+        self.endpoint._fi_dispatch()
+        self.endpoint.action_pause()
+        self.run_jobs()
+        self.assertEqual(message.state, "retry")
+        self.assertFalse(self.partners("Cyberdyne"))
+        self.endpoint.action_activate()
+        self.run_jobs(ignore_eta=True)
+        self.assertEqual(message.state, "done")
+
+    def test_cron_dispatches_what_no_dispatcher_picked_up(self):
+        message = self.deliver("evt_cron", name="Tyrell")
+        self.env["queue.job"].sudo().search(
+            [("method_name", "=", "_fi_dispatch")]
+        ).unlink()
+        self.env["fi.endpoint"]._cron_fi_dispatch()
+        self.assertEqual(message.state, "queued")
+        self.run_jobs()
+        self.assertEqual(message.state, "done")
+
+    def test_watchdog_dead_letters_message_whose_job_failed(self):
+        message = self.deliver("evt_lost", name="Soylent")
+        self.endpoint._fi_dispatch()
+        job = self.env["queue.job"].sudo().search([("uuid", "=", message.job_uuid)])
+        job.write({"state": "failed"})
+        self.env.cr.execute(
+            "UPDATE fi_message SET write_date = write_date - interval '2 hours' "
+            "WHERE id = %s",
+            (message.id,),
+        )
+        self.env["fi.message"]._cron_fi_watchdog()
+        message.invalidate_recordset()
+        self.assertEqual(message.state, "dead")
+        self.assertEqual(message.exception_ids.reason_code, "job_lost")

@@ -1,0 +1,1 @@
+from . import fi_exception_ignore_wizard, fi_replay_wizard

@@ -1,0 +1,323 @@
+"""Live checks against a real multi-worker Odoo server (run by setup/test).
+
+The Odoo test runner serialises HTTP requests on one test cursor, so what needs
+real concurrency and real crashes is checked here, on the freshly installed
+test database, with `--workers=2` and the queue_job runner:
+
+- 20 simultaneous deliveries of one event -> one message, one processing job;
+- a forged delivery -> 401 and nothing stored;
+- the whole server killed (SIGKILL) while events arrive -> after a restart every
+  acknowledged event is processed exactly once, and redelivering the events that
+  got no answer creates no duplicate.
+
+The sender signs with its own HMAC code, independent from the suite's.
+Prints one line per check and ends with `live: N passed, N failed`.
+"""
+
+import configparser
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xmlrpc.client
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg2
+import requests
+
+CONF = os.environ["FI_TEST_CONF"]
+DB = os.environ["FI_TEST_DB"]
+PYTHON = os.environ.get("FI_PYTHON", sys.executable)
+SECRET = "whsec_live_checks_0123456789"
+RESULTS = []
+
+
+def check(name, ok, detail=""):
+    RESULTS.append(bool(ok))
+    print(
+        f"live: {'PASS' if ok else 'FAIL'} {name}{' - ' + detail if detail else ''}",
+        flush=True,
+    )
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def db_connect():
+    parser = configparser.ConfigParser()
+    parser.read(CONF)
+    options = parser["options"]
+    return psycopg2.connect(
+        dbname=DB,
+        host=options.get("db_host") or None,
+        port=options.get("db_port") or None,
+        user=options.get("db_user") or None,
+        password=options.get("db_password") or None,
+    )
+
+
+def query(sql, args=()):
+    with db_connect() as conn, conn.cursor() as cr:
+        cr.execute(sql, args)
+        return cr.fetchall()
+
+
+class Server:
+    def __init__(self, port):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        parser = configparser.ConfigParser()
+        parser.read(CONF)
+        parser["options"]["server_wide_modules"] = "base,web,queue_job"
+        parser["queue_job"] = {"channels": "root:2,root.fi:2"}
+        handle, self.conf = tempfile.mkstemp(suffix=".conf")
+        with os.fdopen(handle, "w") as conf:
+            parser.write(conf)
+        self.log = open(self.conf + ".log", "w")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "odoo",
+                "server",
+                "-c",
+                self.conf,
+                "-d",
+                DB,
+                f"--db-filter=^{DB}$",
+                "--workers=2",
+                "--max-cron-threads=1",
+                f"--http-port={self.port}",
+                "--http-interface=127.0.0.1",
+                "--log-level=warn",
+                "--limit-time-real=300",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if requests.get(self.url + "/web/login", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"Odoo did not start on {self.url}, see {self.log.name}")
+
+    def kill(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def rpc(server, model, method, *args, **kwargs):
+    common = xmlrpc.client.ServerProxy(server.url + "/xmlrpc/2/common")
+    uid = common.authenticate(DB, "admin", "admin", {})
+    models = xmlrpc.client.ServerProxy(server.url + "/xmlrpc/2/object", allow_none=True)
+    return models.execute_kw(DB, uid, "admin", model, method, list(args), kwargs)
+
+
+def signed(event_id, event_type="live.event", secret=SECRET):
+    body = json.dumps(
+        {"id": event_id, "type": event_type, "data": {"n": event_id}}
+    ).encode()
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"Content-Type": "application/json", "X-Signature": f"sha256={digest}"}
+
+
+def post(server, key, body, headers, timeout=10):
+    return requests.post(
+        f"{server.url}/fi/webhook/{key}", data=body, headers=headers, timeout=timeout
+    )
+
+
+def wait_for(predicate, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return predicate()
+
+
+def main():
+    server = Server(free_port())
+    server.start()
+    try:
+        endpoint_id = rpc(
+            server,
+            "fi.endpoint",
+            "create",
+            {
+                "name": "Live checks",
+                "state": "active",
+                "webhook_secret": SECRET,
+                "flow_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "live.event",
+                            "event_type": "live.event",
+                            "direction": "in",
+                            "action": "store",
+                        },
+                    )
+                ],
+            },
+        )
+        key = rpc(server, "fi.endpoint", "read", [endpoint_id], ["key"])[0]["key"]
+
+        # 1. twenty simultaneous deliveries of one event
+        body, headers = signed("evt_live_concurrent")
+        barrier = threading.Barrier(20)
+
+        def deliver(_n):
+            barrier.wait()
+            return post(server, key, body, headers)
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(deliver, range(20)))
+        statuses = [a.status_code for a in answers]
+        kinds = sorted(a.json()["status"] for a in answers if a.status_code == 200)
+        check(
+            "20 concurrent deliveries all answered 200",
+            statuses == [200] * 20,
+            str(statuses),
+        )
+        check(
+            "exactly one delivery stored, 19 seen as duplicates",
+            kinds.count("received") == 1 and kinds.count("duplicate") == 19,
+            str(kinds),
+        )
+        rows = query(
+            "SELECT id FROM fi_message WHERE endpoint_id = %s AND idempotency_key = %s",
+            (endpoint_id, "evt_live_concurrent"),
+        )
+        check("one message row for the event", len(rows) == 1, f"{len(rows)} rows")
+        message_id = rows[0][0] if rows else 0
+        done = wait_for(
+            lambda: (
+                query("SELECT state FROM fi_message WHERE id = %s", (message_id,))
+                == [("done",)]
+            ),
+            90,
+        )
+        check("the message is processed by the job runner", done)
+        jobs = query(
+            "SELECT count(*) FROM queue_job WHERE identity_key LIKE %s",
+            (f"fi.message:{message_id}:%",),
+        )[0][0]
+        check("one processing job for the event", jobs == 1, f"{jobs} jobs")
+        duplicates = query(
+            "SELECT duplicate_count FROM fi_idempotency_key WHERE message_id = %s",
+            (message_id,),
+        )
+        check(
+            "19 duplicates counted on the idempotency key",
+            duplicates == [(19,)],
+            str(duplicates),
+        )
+
+        # 2. a forged delivery
+        body, headers = signed("evt_live_forged", secret="wrong-secret")
+        answer = post(server, key, body, headers)
+        stored = query(
+            "SELECT count(*) FROM fi_message WHERE idempotency_key = 'evt_live_forged'"
+        )[0][0]
+        check(
+            "forged delivery refused with 401, nothing stored",
+            answer.status_code == 401 and stored == 0,
+            f"{answer.status_code}, {stored} stored",
+        )
+
+        # 3. kill -9 of every Odoo process while events arrive
+        events = [f"evt_live_crash_{n:03d}" for n in range(200)]
+        acknowledged, unanswered = [], []
+        lock = threading.Lock()
+
+        def send(event_id):
+            body, headers = signed(event_id)
+            try:
+                answer = post(server, key, body, headers, timeout=5)
+                ok = answer.status_code == 200
+            except requests.RequestException:
+                ok = False
+            with lock:
+                (acknowledged if ok else unanswered).append(event_id)
+
+        killer = threading.Timer(0.6, server.kill)
+        killer.start()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(send, events))
+        killer.join()
+        check(
+            "the crash hit while events were arriving",
+            bool(acknowledged) and bool(unanswered),
+            f"{len(acknowledged)} answered, {len(unanswered)} unanswered at the kill",
+        )
+        server.start()
+        for event_id in unanswered:  # the sender retries what got no answer
+            send(event_id)
+
+        def all_done():
+            rows = query(
+                "SELECT idempotency_key, state FROM fi_message WHERE endpoint_id = %s "
+                "AND idempotency_key LIKE 'evt_live_crash_%%'",
+                (endpoint_id,),
+            )
+            return len(rows) == len(events) and all(
+                state == "done" for _key, state in rows
+            )
+
+        finished = wait_for(all_done, 150)
+        rows = query(
+            "SELECT idempotency_key, state, "
+            "count(*) OVER (PARTITION BY idempotency_key) "
+            "FROM fi_message WHERE endpoint_id = %s AND idempotency_key LIKE "
+            "'evt_live_crash_%%'",
+            (endpoint_id,),
+        )
+        states = {}
+        for _key, state, _count in rows:
+            states[state] = states.get(state, 0) + 1
+        check(
+            "after kill -9 and restart every event is processed", finished, str(states)
+        )
+        check(
+            "no event stored twice across the crash",
+            all(count == 1 for _key, _state, count in rows)
+            and len(rows) == len(events),
+            f"{len(rows)} rows for {len(events)} events",
+        )
+    finally:
+        server.stop()
+    passed = sum(RESULTS)
+    print(f"live: {passed} passed, {len(RESULTS) - passed} failed", flush=True)
+    return 0 if passed == len(RESULTS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
