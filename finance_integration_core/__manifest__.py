@@ -22,6 +22,7 @@
         "security/ir.model.access.csv",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
+        "data/ir_cron_retention.xml",
         "views/fi_message_views.xml",
         "views/fi_exception_views.xml",
         "views/fi_endpoint_views.xml",

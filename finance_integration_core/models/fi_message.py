@@ -88,8 +88,11 @@ class FiMessage(models.Model):
     attempts = fields.Integer(readonly=True)
     next_retry_at = fields.Datetime(readonly=True)
     date_done = fields.Datetime(readonly=True)
-    latency_ms = fields.Integer(
-        readonly=True, help="Milliseconds from receipt to the end of processing."
+    latency_ms = fields.Float(
+        digits=(16, 0),
+        readonly=True,
+        help="Milliseconds from receipt to the end of the first successful "
+        "processing (a later replay does not change it).",
     )
     error_class = fields.Selection(
         [("technical", "Technical"), ("business", "Business")], readonly=True
@@ -230,10 +233,9 @@ class FiMessage(models.Model):
             return "endpoint paused: postponed"
         try:
             with self.env.cr.savepoint():
-                record = message._fi_run_handler()
+                return message._fi_mark_done(message._fi_run_handler())
         except Exception as err:  # noqa: BLE001 - classified below, never swallowed
             return message._fi_handle_failure(err)
-        return message._fi_mark_done(record)
 
     def _fi_run_handler(self):
         """Validate against the flow's schema, then run the direction's handler."""
@@ -322,10 +324,12 @@ class FiMessage(models.Model):
             "error_class": False,
             "error_code": False,
             "error_message": False,
+        }
+        if not self.date_done:
             # receipt is stamped by the database, completion by this process:
             # clocks a few ms apart must not give a negative latency
-            "latency_ms": max(0, int((now - self.create_date).total_seconds() * 1000)),
-        }
+            elapsed = (now - self.create_date).total_seconds() * 1000
+            values["latency_ms"] = max(0, round(elapsed))
         if record:
             values.update(res_model=record._name, res_id=record.id)
         self.write(values)

@@ -6,3 +6,4 @@ from . import (
     test_security,
     test_webhook,
 )
+from . import test_retention

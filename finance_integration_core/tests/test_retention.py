@@ -1,0 +1,69 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Payload retention: bodies go, evidence stays."""
+
+from odoo.tests import tagged
+
+from .common import FiCommon
+
+
+@tagged("post_install", "-at_install")
+class TestRetention(FiCommon):
+    def stored(self, event_id, days_old):
+        status, answer = self.receive(self.event(event_id))
+        message = self.env["fi.message"].browse(answer["message_id"])
+        self.env.cr.execute(
+            "UPDATE fi_message SET create_date = create_date - %s * interval '1 day' "
+            "WHERE id = %s",
+            (days_old, message.id),
+        )
+        return message
+
+    def test_old_payloads_are_purged_but_hashes_states_and_links_stay(self):
+        self.endpoint.payload_retention_days = 30
+        old = self.stored("evt_old", 45)
+        recent = self.stored("evt_recent", 5)
+        self.endpoint._fi_dispatch()
+        self.run_jobs()
+        self.assertEqual((old.state, recent.state), ("done", "done"))
+        digest = old.payload_sha256
+        purged = self.endpoint._fi_purge_payloads()
+        self.assertEqual(purged[self.endpoint], 1)
+        self.assertFalse(old.sudo().payload)
+        self.assertFalse(old.payload_display)
+        self.assertFalse(old.headers_json)
+        self.assertTrue(old.payload_purged_at)
+        self.assertEqual(
+            (old.payload_sha256, old.state, old.external_id, old.flow_id),
+            (digest, "done", "evt_old", self.flow),
+        )
+        self.assertTrue(recent.sudo().payload, "recent payloads are kept")
+        log = self.endpoint.message_ids.filtered(
+            lambda m: "Purged the payloads" in (m.body or "")
+        )
+        self.assertTrue(log, "the purge is logged on the endpoint")
+        self.assertEqual(self.endpoint._fi_purge_payloads()[self.endpoint], 0)
+
+    def test_open_exception_or_pending_processing_keeps_the_payload(self):
+        self.endpoint.payload_retention_days = 30
+        disputed = self.stored("evt_disputed", 60)
+        waiting = self.stored("evt_waiting", 60)
+        disputed.sudo().state = "failed"
+        item = disputed._fi_open_exception("business_rule", "check it", "business")
+        self.endpoint._fi_purge_payloads()
+        self.assertTrue(disputed.sudo().payload, "tied to an open exception")
+        self.assertTrue(waiting.sudo().payload, "not processed yet")
+        item.action_resolve()
+        self.endpoint._fi_purge_payloads()
+        self.assertFalse(disputed.sudo().payload, "purged once the exception is closed")
+
+    def test_replaying_a_purged_message_says_why_it_cannot(self):
+        self.endpoint.payload_retention_days = 1
+        message = self.stored("evt_gone", 3)
+        self.endpoint._fi_dispatch()
+        self.run_jobs()
+        self.endpoint._fi_purge_payloads()
+        message.action_replay()
+        self.run_jobs()
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(message.error_code, "payload_purged")
+        self.assertIn("retention", message.exception_ids.detail)
