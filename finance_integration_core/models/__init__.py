@@ -1,11 +1,9 @@
-from . import (
-    fi_binding,
-    fi_endpoint,
-    fi_exception,
-    fi_flow,
-    fi_idempotency_key,
-    fi_message,
-    fi_security_event,
-    ir_actions_server,
-)
+from . import fi_endpoint
+from . import fi_flow
+from . import fi_idempotency_key
+from . import fi_message
+from . import fi_binding
+from . import fi_exception
+from . import fi_security_event
 from . import fi_retention
+from . import ir_actions_server

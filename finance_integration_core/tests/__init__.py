@@ -1,9 +1,7 @@
-from . import (
-    test_exception_queue,
-    test_lib,
-    test_outbound,
-    test_processing,
-    test_security,
-    test_webhook,
-)
+from . import test_lib
+from . import test_webhook
+from . import test_processing
+from . import test_outbound
+from . import test_exception_queue
+from . import test_security
 from . import test_retention
