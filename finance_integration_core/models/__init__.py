@@ -7,3 +7,4 @@ from . import fi_exception
 from . import fi_security_event
 from . import fi_retention
 from . import ir_actions_server
+from . import fi_flow_control

@@ -358,7 +358,10 @@ class FiEndpoint(models.Model):
         return res
 
     def action_activate(self):
+        """Activate or resume: what waited in the outbox is dispatched again."""
         self.write({"state": "active"})
+        for endpoint in self:
+            endpoint._fi_enqueue_dispatcher()
         return True
 
     def action_pause(self):
@@ -600,11 +603,13 @@ class FiEndpoint(models.Model):
             return f"endpoint in state {self.state}: nothing dispatched"
         self.env.flush_all()
         total = 0
+        held, held_params = self._fi_dispatch_held_clause()
         for _i in range(max_batches):
             self.env.cr.execute(
-                "SELECT id FROM fi_message WHERE endpoint_id = %s AND state = 'new' "
-                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                (self.id, batch),
+                "SELECT m.id FROM fi_message m LEFT JOIN fi_flow f ON f.id = m.flow_id "
+                f"WHERE m.endpoint_id = %s AND m.state = 'new' AND NOT ({held}) "
+                "ORDER BY m.id LIMIT %s FOR UPDATE OF m SKIP LOCKED",
+                (self.id, *held_params, batch),
             )
             ids = [row[0] for row in self.env.cr.fetchall()]
             if not ids:
@@ -614,6 +619,11 @@ class FiEndpoint(models.Model):
             if len(ids) < batch:
                 break
         return f"{total} messages dispatched"
+
+    def _fi_dispatch_held_clause(self):
+        """SQL condition on ``m`` (message) and ``f`` (flow) selecting the
+        messages that stay in the outbox for now, with its parameters."""
+        return "false", ()
 
     @api.model
     def _cron_fi_dispatch(self):
@@ -684,7 +694,8 @@ class FiEndpoint(models.Model):
                 }
             )
         )
-        message._fi_enqueue_processing()
+        if not message._fi_hold_reason():
+            message._fi_enqueue_processing()
         return message
 
     def _fi_outbound_headers(self, message):

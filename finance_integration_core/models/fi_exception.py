@@ -14,6 +14,8 @@ REASON_CODES = [
     ("unexpected_error", "Unexpected error"),
     ("configuration", "Configuration"),
     ("missing_mapping", "Missing mapping"),
+    ("circuit_open", "Circuit breaker opened"),
+    ("payload_purged", "Payload purged"),
     ("other", "Other"),
 ]
 OPEN_STATES = ("new", "in_progress")
@@ -151,10 +153,8 @@ class FiException(models.Model):
         )
         flow = message.flow_id
         owner = flow.owner_id or message.endpoint_id.responsible_id
-        severity = (
-            "high"
-            if category == "technical" and known == "retries_exhausted"
-            else ("medium")
+        severity = {"circuit_open": "critical", "retries_exhausted": "high"}.get(
+            known, "medium"
         )
         item = self.sudo().create(
             {

@@ -226,16 +226,22 @@ class FiMessage(models.Model):
         message = self
         if message.state not in PROCESSABLE:
             return f"nothing to do: message is {message.state}"
-        if message.endpoint_id.state == "paused":
-            message._fi_enqueue_processing(
-                eta=fields.Datetime.now() + timedelta(minutes=5)
-            )
-            return "endpoint paused: postponed"
+        hold = message._fi_hold_reason()
+        if hold:
+            # back into the outbox, without a job: dispatched again on resume
+            message.write({"state": "new", "job_uuid": False})
+            return f"held back: {hold}"
         try:
             with self.env.cr.savepoint():
                 return message._fi_mark_done(message._fi_run_handler())
         except Exception as err:  # noqa: BLE001 - classified below, never swallowed
             return message._fi_handle_failure(err)
+
+    def _fi_hold_reason(self):
+        """Why this message must wait instead of being processed now, or None."""
+        if self.endpoint_id.state != "active":
+            return f"endpoint {self.endpoint_id.name} is {self.endpoint_id.state}"
+        return None
 
     def _fi_run_handler(self):
         """Validate against the flow's schema, then run the direction's handler."""

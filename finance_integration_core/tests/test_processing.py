@@ -168,18 +168,22 @@ class TestProcessing(FiCommon):
         self.run_jobs()
         self.assertEqual(len(self.partners("Wayne")), 1)
 
-    def test_paused_endpoint_keeps_intake_and_postpones_processing(self):
+    def test_paused_endpoint_keeps_intake_and_holds_processing(self):
         self.endpoint.action_pause()
         message = self.deliver("evt_pause", name="Cyberdyne")
         self.assertEqual(message.state, "new")
+        self.assertEqual(
+            self.endpoint._fi_dispatch(), "endpoint in state paused: nothing dispatched"
+        )
+        # paused while its job was already queued: the job puts it back
         self.endpoint.action_activate()
         self.endpoint._fi_dispatch()
         self.endpoint.action_pause()
         self.run_jobs()
-        self.assertEqual(message.state, "retry")
+        self.assertEqual((message.state, message.attempts), ("new", 0))
         self.assertFalse(self.partners("Cyberdyne"))
         self.endpoint.action_activate()
-        self.run_jobs(ignore_eta=True)
+        self.run_jobs()
         self.assertEqual(message.state, "done")
 
     def test_cron_dispatches_what_no_dispatcher_picked_up(self):
