@@ -13,7 +13,7 @@
     "development_status": "Alpha",
     "application": False,
     "installable": True,
-    "depends": ["base", "mail", "queue_job"],
+    "depends": ["base", "mail", "base_automation", "queue_job"],
     "external_dependencies": {
         "python": ["requests", "cryptography", "jsonschema"],
     },

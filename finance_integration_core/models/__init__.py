@@ -8,3 +8,4 @@ from . import fi_security_event
 from . import fi_retention
 from . import ir_actions_server
 from . import fi_flow_control
+from . import fi_flow_sync

@@ -728,12 +728,16 @@ class FiEndpoint(models.Model):
         self.ensure_one()
         flow = message.flow_id
         if flow.action == "server_action":
-            result = flow.server_action_id.with_context(
-                active_model="fi.message",
-                active_id=message.id,
-                active_ids=message.ids,
-                fi_document=document,
-            ).run()
+            result = (
+                flow.server_action_id.with_env(self.env)
+                .with_context(
+                    active_model="fi.message",
+                    active_id=message.id,
+                    active_ids=message.ids,
+                    fi_document=document,
+                )
+                .run()
+            )
             if isinstance(result, models.BaseModel) and len(result) == 1:
                 return result
         return None

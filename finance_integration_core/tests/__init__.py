@@ -6,3 +6,4 @@ from . import test_exception_queue
 from . import test_security
 from . import test_retention
 from . import test_flow_control
+from . import test_system_of_record
