@@ -9,3 +9,4 @@ from . import fi_retention
 from . import ir_actions_server
 from . import fi_flow_control
 from . import fi_flow_sync
+from . import fi_flow_tiers

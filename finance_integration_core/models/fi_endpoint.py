@@ -694,7 +694,10 @@ class FiEndpoint(models.Model):
                 }
             )
         )
-        if not message._fi_hold_reason():
+        if (
+            not self.env.context.get("fi_defer_sending")
+            and not message._fi_hold_reason()
+        ):
             message._fi_enqueue_processing()
         return message
 

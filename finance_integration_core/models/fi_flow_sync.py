@@ -115,7 +115,8 @@ class FiFlow(models.Model):
                         "name": _("Send with flow %s", flow.name),
                         "model_id": flow.model_id.id,
                         "state": "code",
-                        "code": f"env['fi.flow'].browse({flow.id})._fi_send_records(records)",
+                        "code": f"env['fi.flow'].browse({flow.id})"
+                        "._fi_send_records(records)",
                     },
                 )
             ]
