@@ -2,8 +2,9 @@
 import psycopg2
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import mute_logger
 
-from ..lib.errors import FiTransientError
+from .ir_actions_server import FiTransientActionError
 
 
 class FiBinding(models.Model):
@@ -85,7 +86,8 @@ class FiBinding(models.Model):
                 _("Cannot bind %s to an empty external id.", record.display_name)
             )
         try:
-            with self.env.cr.savepoint():
+            # a lost race is expected and handled: not an error in the log
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                 return self.sudo().create(
                     {
                         "endpoint_id": endpoint.id,
@@ -97,7 +99,8 @@ class FiBinding(models.Model):
                     }
                 )
         except psycopg2.IntegrityError:
-            raise FiTransientError(
+            # also a UserError: flow server actions get it through safe_eval
+            raise FiTransientActionError(
                 _(
                     "%(type)s %(id)s was bound concurrently; retrying finds it.",
                     type=external_type,

@@ -8,3 +8,4 @@ from . import test_retention
 from . import test_flow_control
 from . import test_system_of_record
 from . import test_tiers
+from . import test_bindings
