@@ -7,6 +7,7 @@ dispatches them again.
 """
 
 import logging
+
 from odoo import _, fields, models
 
 _logger = logging.getLogger(__name__)

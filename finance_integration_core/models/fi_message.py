@@ -4,9 +4,10 @@ import logging
 from datetime import timedelta
 
 import psycopg2
+from psycopg2 import errorcodes
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
-from psycopg2 import errorcodes
 
 from ..lib.backoff import next_retry_delay
 from ..lib.errors import FiBusinessError, FiError

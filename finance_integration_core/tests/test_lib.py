@@ -5,6 +5,7 @@ import doctest
 import time
 
 from cryptography.fernet import Fernet
+
 from odoo.tests import BaseCase, tagged
 
 from ..lib import backoff, hashing, http, jsonpointer, redact, signature

@@ -6,6 +6,7 @@ import xmlrpc.client
 from unittest.mock import patch
 
 from cryptography.fernet import Fernet
+
 from odoo.exceptions import UserError
 from odoo.modules.neutralize import neutralize_database
 from odoo.tests import HttpCase, tagged

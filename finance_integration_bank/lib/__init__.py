@@ -1,0 +1,1 @@
+"""Pure-Python building blocks of finance_integration_bank: no ``import odoo``."""

@@ -1,0 +1,103 @@
+# Shared by setup/run, setup/test and the benches: find Odoo, install the
+# suite's requirements, run a private PostgreSQL cluster. Sourced, not run.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PY=${ODOO_PYTHON:-python3}
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+ADDONS="finance_integration_core finance_integration_stripe finance_integration_tax finance_integration_bank finance_integration_audit"
+
+fi_die() { echo "error: $*" >&2; exit 2; }
+
+# Odoo 18.0 must be importable (or ODOO_PATH must point at the folder holding odoo/).
+fi_check_odoo() {
+    if [ -n "${ODOO_PATH:-}" ]; then
+        export PYTHONPATH="$ODOO_PATH${PYTHONPATH:+:$PYTHONPATH}"
+    fi
+    if ! "$PY" -c 'import odoo.release as r, sys; sys.exit(r.version_info[0] != 18)' 2>/dev/null; then
+        fi_die "Odoo 18.0 is not importable by $PY: install it (pip install -e <odoo-18.0 source>) or set ODOO_PATH=/path/to/odoo-18.0 (the folder that holds odoo/); this project never downloads Odoo."
+    fi
+}
+
+# The suite's Python requirements, installed only when one is missing.
+fi_ensure_requirements() {
+    if ! "$PY" -c 'import requests, cryptography, jsonschema, odoo.addons.queue_job' 2>/dev/null; then
+        echo "installing the suite's Python requirements (requirements.txt)"
+        "$PY" -m pip install -q -r "$ROOT/requirements.txt" || fi_die "pip could not install requirements.txt"
+    fi
+}
+
+fi_free_port() {
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+fi_new_key() {
+    "$PY" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
+}
+
+# PostgreSQL refuses to run as root: run the cluster as an unprivileged OS user.
+fi_pg_user() {
+    if [ "$(id -u)" != 0 ]; then id -un; return; fi
+    id postgres >/dev/null 2>&1 && { echo postgres; return; }
+    id fi_pg >/dev/null 2>&1 || useradd --system --no-create-home fi_pg
+    echo fi_pg
+}
+
+fi_as_pg() {
+    local user; user=$(fi_pg_user)
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u "$user" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# fi_pg_start DIR PORT: init (once) and start a cluster in DIR, with role "odoo".
+fi_pg_start() {
+    local dir=$1 port=$2
+    [ -x "$PG_BIN/initdb" ] || fi_die "PostgreSQL binaries not found (set PG_BIN to the folder holding initdb)"
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown "$(fi_pg_user)" "$dir"
+    if [ ! -s "$dir/data/PG_VERSION" ]; then
+        fi_as_pg "$PG_BIN/initdb" -D "$dir/data" -U fi_admin --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
+            || fi_die "initdb failed, see $dir/initdb.log"
+    fi
+    fi_as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null \
+        || fi_die "PostgreSQL did not start, see $dir/postgres.log"
+    "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U fi_admin -d postgres -qtAc \
+        "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'odoo') THEN CREATE ROLE odoo LOGIN CREATEDB; END IF; END \$\$" \
+        || fi_die "could not create the database role"
+}
+
+fi_pg_stop() {
+    local dir=$1
+    [ -s "$dir/data/postmaster.pid" ] && fi_as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1
+    return 0
+}
+
+# Odoo module names are folder names: the repository root is the meta-module
+# finance_integration whatever the checkout is called, so link it under that name.
+fi_addons_dir() {
+    local dir=$1
+    mkdir -p "$dir"
+    ln -sfn "$ROOT" "$dir/finance_integration"
+    echo "$dir,$ROOT"
+}
+
+# fi_write_conf FILE PORT ADDONS_PATH KEY [EXTRA_OPTION_LINES]
+fi_write_conf() {
+    cat >"$1" <<CONF
+[options]
+db_host = 127.0.0.1
+db_port = $2
+db_user = odoo
+db_password = False
+addons_path = $3
+fi_encryption_keys = $4
+list_db = False
+${5:-}
+
+[queue_job]
+channels = root:2,root.fi:2
+CONF
+}
