@@ -90,8 +90,7 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 PYTHON,
-                "-m",
-                "odoo",
+                os.path.join(os.path.dirname(os.path.abspath(__file__)), "_odoo.py"),
                 "server",
                 "-c",
                 self.conf,

@@ -859,3 +859,27 @@ class FiEndpoint(models.Model):
                 {"invoice": "INV/2026/0001", "amount_minor": 125000, "currency": "EUR"},
             )
         self.env.invalidate_all()
+
+    def _fi_demo_populate_paused(self):
+        """A paused endpoint: intake stores, nothing is processed."""
+        from ..lib.signature import sign
+
+        self.ensure_one()
+        secret = "whsec_demo_" + self.key[:12]
+        try:
+            self.webhook_secret = secret
+        except UserError:
+            return
+        self.state = "paused"
+        for event_id, event_type in (
+            ("evt_gw_2001", "settlement.created"),
+            ("evt_gw_2002", "settlement.report_ready"),
+        ):
+            body = json.dumps({"id": event_id, "type": event_type, "data": {}}).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Signature": sign(body, secret),
+            }
+            self._fi_receive_webhook(
+                self.key, headers, lambda _n, b=body: b, len(body), "127.0.0.1"
+            )
