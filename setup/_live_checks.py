@@ -96,7 +96,6 @@ class Server:
                 self.conf,
                 "-d",
                 DB,
-                f"--db-filter=^{DB}$",
                 "--workers=2",
                 "--max-cron-threads=1",
                 f"--http-port={self.port}",

@@ -1,7 +1,7 @@
 from . import fi_endpoint
 from . import fi_flow
-from . import fi_idempotency_key
 from . import fi_message
+from . import fi_idempotency_key
 from . import fi_binding
 from . import fi_exception
 from . import fi_security_event
@@ -10,3 +10,4 @@ from . import ir_actions_server
 from . import fi_flow_control
 from . import fi_flow_sync
 from . import fi_flow_tiers
+from . import fi_value_map

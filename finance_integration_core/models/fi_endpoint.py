@@ -667,6 +667,22 @@ class FiEndpoint(models.Model):
                     state=self.state,
                 )
             )
+        if idempotency_key:
+            # the same business key sends once: the first message answers
+            existing = (
+                self.env["fi.message"]
+                .sudo()
+                .search(
+                    [
+                        ("endpoint_id", "=", self.id),
+                        ("direction", "=", "out"),
+                        ("idempotency_key", "=", idempotency_key),
+                    ],
+                    limit=1,
+                )
+            )
+            if existing:
+                return existing
         from ..lib.hashing import canonical_json
 
         body = canonical_json(payload)

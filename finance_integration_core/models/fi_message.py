@@ -35,8 +35,6 @@ TRANSIENT_PGCODES = {
     errorcodes.DEADLOCK_DETECTED,
     errorcodes.UNIQUE_VIOLATION,
 }
-#: how long an inbound idempotency key is remembered
-KEY_RETENTION_DAYS = 400
 #: what a stored response keeps of an answer
 RESPONSE_KEEP = 64 * 1024
 
@@ -50,27 +48,21 @@ class FiMessage(models.Model):
     _rec_name = "display_name"
 
     endpoint_id = fields.Many2one(
-        "fi.endpoint", required=True, readonly=True, index=True, ondelete="restrict"
+        "fi.endpoint", required=True, readonly=True, ondelete="restrict"
     )
     flow_id = fields.Many2one("fi.flow", readonly=True, index=True, ondelete="restrict")
-    company_id = fields.Many2one(
-        "res.company", required=True, readonly=True, index=True
-    )
+    company_id = fields.Many2one("res.company", required=True, readonly=True)
     direction = fields.Selection(
         [("in", "Inbound"), ("out", "Outbound")], required=True, readonly=True
     )
-    state = fields.Selection(
-        STATES, required=True, default="new", readonly=True, index=True
-    )
-    event_type = fields.Char(readonly=True, index=True)
+    state = fields.Selection(STATES, required=True, default="new", readonly=True)
+    event_type = fields.Char(readonly=True)
     external_id = fields.Char(readonly=True, index=True)
-    idempotency_key = fields.Char(readonly=True, index=True)
-    idempotency_key_id = fields.Many2one(
-        "fi.idempotency.key",
-        "Idempotency Key Record",
-        readonly=True,
-        ondelete="set null",
+    idempotency_key = fields.Char(readonly=True)
+    duplicate_count = fields.Integer(
+        readonly=True, help="Later deliveries of the same key, refused as duplicates."
     )
+    last_duplicate_at = fields.Datetime(readonly=True)
     correlation_id = fields.Char(readonly=True, index=True)
     # raw payload: used by processing and replay, shown to nobody
     payload = fields.Text(
@@ -102,11 +94,11 @@ class FiMessage(models.Model):
     error_message = fields.Text(readonly=True)
     response_status = fields.Integer(readonly=True)
     response_body = fields.Text(readonly=True)
-    res_model = fields.Char("Related Model", readonly=True, index=True)
+    res_model = fields.Char("Related Model", readonly=True)
     res_id = fields.Many2oneReference(
         "Related Record", model_field="res_model", readonly=True
     )
-    job_uuid = fields.Char(readonly=True, index=True, copy=False)
+    job_uuid = fields.Char(readonly=True, copy=False)
     exception_ids = fields.One2many("fi.exception", "fi_message_id", readonly=True)
 
     def _compute_display_name(self):
@@ -122,59 +114,78 @@ class FiMessage(models.Model):
             "ALTER TABLE fi_message ALTER COLUMN attempts SET DEFAULT 0, "
             "ALTER COLUMN payload_encoding SET DEFAULT 'text'"
         )
+        # Every index costs each webhook an insert: a few composite and partial
+        # ones serve the dispatcher, the watchdog, retention and the problem
+        # filters instead of one index per field.
+        self.env.cr.execute(
+            "ALTER TABLE fi_message ALTER COLUMN duplicate_count SET DEFAULT 0"
+        )
+        for name, definition in (
+            ("fi_message_endpoint_date_idx", "(endpoint_id, create_date)"),
+            (
+                "fi_message_pending_idx",
+                "(endpoint_id, id) WHERE state IN ('new', 'queued', 'retry')",
+            ),
+            (
+                "fi_message_job_idx",
+                "(job_uuid) WHERE state IN ('queued', 'retry')",
+            ),
+            (
+                "fi_message_problem_idx",
+                "(state, endpoint_id) WHERE state IN "
+                "('failed', 'dead', 'invalid', 'unroutable')",
+            ),
+            ("fi_message_res_idx", "(res_model, res_id) WHERE res_id IS NOT NULL"),
+        ):
+            self.env.cr.execute(
+                f"CREATE INDEX IF NOT EXISTS {name} ON fi_message {definition}"
+            )
+        # the idempotency keys: unique per endpoint and direction, in the database
+        self.env.cr.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS fi_message_idempotency_key_uniq "
+            "ON fi_message (endpoint_id, direction, idempotency_key)"
+        )
 
     # ------------------------------------------------------------------
     # intake
     # ------------------------------------------------------------------
     @api.model
     def _fi_insert_inbound(self, config, values):
-        """Store one inbound message and its idempotency key in one statement.
+        """Store one inbound message in one statement.
 
         Returns ``(message_id, dispatcher_pending)``; ``message_id`` is None when
-        the key was already used (a duplicate delivery: nothing is created, the
-        key's duplicate counter goes up). The unique index on the key makes this
-        hold for simultaneous deliveries on different workers.
+        the idempotency key was already used (a duplicate delivery: nothing is
+        created, the first message's duplicate counter goes up). The unique
+        index on (endpoint, direction, key) makes this hold for simultaneous
+        deliveries on different workers.
         """
         self.env.cr.execute(
             """
-            WITH new_id AS (SELECT nextval('fi_message_id_seq') AS id),
-            k AS (
-                INSERT INTO fi_idempotency_key AS k
-                    (endpoint_id, company_id, scope, key, message_id, outcome,
-                     duplicate_count, expires_at,
-                     create_uid, create_date, write_uid, write_date)
-                SELECT %(endpoint)s, %(company)s, 'webhook', %(key)s, new_id.id,
-                       NULL, 0, (now() at time zone 'UTC') + interval '%(days)s days',
-                       %(uid)s, now() at time zone 'UTC',
-                       %(uid)s, now() at time zone 'UTC'
-                  FROM new_id
-                ON CONFLICT (endpoint_id, scope, key) DO UPDATE
-                   SET duplicate_count = k.duplicate_count + 1,
-                       last_duplicate_at = now() at time zone 'UTC'
-                RETURNING k.id, k.message_id, (xmax = 0) AS inserted
-            ),
-            m AS (
-                INSERT INTO fi_message
-                    (id, endpoint_id, flow_id, company_id, direction, state,
-                     event_type, external_id, idempotency_key, idempotency_key_id,
+            WITH m AS (
+                INSERT INTO fi_message AS m
+                    (endpoint_id, flow_id, company_id, direction, state,
+                     event_type, external_id, idempotency_key,
                      correlation_id, payload, payload_encoding, payload_display,
                      payload_sha256, payload_size, headers_json, remote_addr,
-                     error_message, error_class, attempts,
+                     error_message, error_class, attempts, duplicate_count,
                      create_uid, create_date, write_uid, write_date)
-                SELECT k.message_id, %(endpoint)s, %(flow_id)s, %(company)s, 'in',
-                       %(state)s, %(event_type)s, %(external_id)s,
-                       %(key)s, k.id, %(correlation_id)s, %(payload)s,
-                       %(payload_encoding)s, %(payload_display)s, %(payload_sha256)s,
-                       %(payload_size)s, %(headers_json)s, %(remote_addr)s,
-                       %(error_message)s, %(error_class)s, 0,
-                       %(uid)s, now() at time zone 'UTC',
-                       %(uid)s, now() at time zone 'UTC'
-                  FROM k WHERE k.inserted
-                RETURNING id
+                VALUES (%(endpoint)s, %(flow_id)s, %(company)s, 'in', %(state)s,
+                        %(event_type)s, %(external_id)s, %(key)s,
+                        %(correlation_id)s, %(payload)s, %(payload_encoding)s,
+                        %(payload_display)s, %(payload_sha256)s, %(payload_size)s,
+                        %(headers_json)s, %(remote_addr)s,
+                        %(error_message)s, %(error_class)s, 0, 0,
+                        %(uid)s, now() at time zone 'UTC',
+                        %(uid)s, now() at time zone 'UTC')
+                ON CONFLICT (endpoint_id, direction, idempotency_key) DO UPDATE
+                   SET duplicate_count = m.duplicate_count + 1,
+                       last_duplicate_at = now() at time zone 'UTC'
+                RETURNING m.id, (xmax = 0) AS inserted
             )
-            SELECT (SELECT id FROM m),
+            SELECT CASE WHEN m.inserted THEN m.id END,
                    EXISTS(SELECT 1 FROM queue_job
                            WHERE identity_key = %(dispatcher)s AND state = 'pending')
+              FROM m
             """,
             dict(
                 values,
@@ -182,7 +193,6 @@ class FiMessage(models.Model):
                 company=config["company_id"],
                 uid=config["user_id"],
                 key=values["idempotency_key"],
-                days=KEY_RETENTION_DAYS,
                 error_class="technical" if values["state"] == "invalid" else None,
                 dispatcher=f"fi.dispatch:{config['id']}",
             ),
@@ -340,8 +350,6 @@ class FiMessage(models.Model):
         if record:
             values.update(res_model=record._name, res_id=record.id)
         self.write(values)
-        if self.idempotency_key_id:
-            self.idempotency_key_id.sudo().outcome = "done"
         self.exception_ids.filtered(
             lambda e: e.state in ("new", "in_progress")
         )._fi_close_by_success()
@@ -401,7 +409,10 @@ class FiMessage(models.Model):
             state="failed", error_class=kind if kind == "business" else "technical"
         )
         self.write(values)
-        self._fi_open_exception(reason, text, category=values["error_class"])
+        item = self._fi_open_exception(reason, text, category=values["error_class"])
+        extra = getattr(err, "fi_exception_values", None)
+        if extra:
+            item.sudo().write(extra)
         return f"failed ({reason}): exception opened"
 
     def _fi_open_exception(self, reason_code, detail, category="business"):

@@ -130,3 +130,17 @@ class TestOutbound(FiCommon):
             {r["headers"]["Idempotency-Key"] for r in api.requests},
             {message.idempotency_key},
         )
+
+    def test_sending_twice_with_one_business_key_sends_once(self):
+        with LocalApi([(200, {}, {"id": "cus_45"}, 0)]) as api:
+            self.endpoint.base_url = api.url
+            first = self.endpoint._fi_send(
+                self.out_flow, {"n": 1}, idempotency_key="INV-7"
+            )
+            again = self.endpoint._fi_send(
+                self.out_flow, {"n": 1}, idempotency_key="INV-7"
+            )
+            self.run_jobs()
+        self.assertEqual(first, again)
+        self.assertEqual(len(api.requests), 1)
+        self.assertEqual(api.requests[0]["headers"]["Idempotency-Key"], "INV-7")

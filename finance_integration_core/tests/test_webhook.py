@@ -68,8 +68,10 @@ class TestWebhookIntake(FiCommon, HttpCase):
         self.assertNotIn("Cookie", headers)
         self.assertEqual(headers["X-Signature"], "***")
         self.assertEqual(message.create_uid, self.bot)
-        key = message.idempotency_key_id
-        self.assertEqual((key.key, key.message_id), ("evt_ok", message))
+        key = self.env["fi.idempotency.key"].search([("message_id", "=", message.id)])
+        self.assertEqual(
+            (key.key, key.scope, key.endpoint_id), ("evt_ok", "webhook", self.endpoint)
+        )
         dispatcher = self.pending_jobs("_fi_dispatch")
         self.assertEqual(len(dispatcher), 1)
         self.assertEqual(dispatcher.user_id, self.bot, "jobs never run as superuser")
@@ -83,9 +85,8 @@ class TestWebhookIntake(FiCommon, HttpCase):
             self.assertEqual(again.status_code, 200)
             self.assertEqual(again.json()["status"], "duplicate")
         self.assertEqual(self.counts(), after_first)
-        key = (
-            self.env["fi.message"].browse(first.json()["message_id"]).idempotency_key_id
-        )
+        first_id = first.json()["message_id"]
+        key = self.env["fi.idempotency.key"].search([("message_id", "=", first_id)])
         self.assertEqual(key.duplicate_count, 3)
 
     def test_second_message_reuses_the_pending_dispatcher(self):
