@@ -158,6 +158,10 @@ class FiMessage(models.Model):
         created, the first message's duplicate counter goes up). The unique
         index on (endpoint, direction, key) makes this hold for simultaneous
         deliveries on different workers.
+
+        The row carries no create_uid/write_uid: each foreign key checked at
+        insert locks its parent row, and concurrent webhooks would all queue on
+        the same user row. The endpoint says which integration user received it.
         """
         self.env.cr.execute(
             """
@@ -175,8 +179,8 @@ class FiMessage(models.Model):
                         %(payload_display)s, %(payload_sha256)s, %(payload_size)s,
                         %(headers_json)s, %(remote_addr)s,
                         %(error_message)s, %(error_class)s, 0, 0,
-                        %(uid)s, now() at time zone 'UTC',
-                        %(uid)s, now() at time zone 'UTC')
+                        NULL, now() at time zone 'UTC',
+                        NULL, now() at time zone 'UTC')
                 ON CONFLICT (endpoint_id, direction, idempotency_key) DO UPDATE
                    SET duplicate_count = m.duplicate_count + 1,
                        last_duplicate_at = now() at time zone 'UTC'
@@ -191,7 +195,6 @@ class FiMessage(models.Model):
                 values,
                 endpoint=config["id"],
                 company=config["company_id"],
-                uid=config["user_id"],
                 key=values["idempotency_key"],
                 error_class="technical" if values["state"] == "invalid" else None,
                 dispatcher=f"fi.dispatch:{config['id']}",
