@@ -39,6 +39,51 @@ TRANSIENT_PGCODES = {
 RESPONSE_KEEP = 64 * 1024
 
 
+#: parameters of the intake statement, in order ($1, $2 ...)
+INTAKE_PARAMS = (
+    "endpoint",
+    "flow_id",
+    "company",
+    "state",
+    "event_type",
+    "external_id",
+    "idempotency_key",
+    "correlation_id",
+    "payload",
+    "payload_encoding",
+    "payload_display",
+    "payload_sha256",
+    "payload_size",
+    "headers_json",
+    "remote_addr",
+    "error_message",
+    "error_class",
+    "dispatcher",
+)
+INTAKE_SQL = """
+    WITH m AS (
+        INSERT INTO fi_message AS m
+            (endpoint_id, flow_id, company_id, direction, state,
+             event_type, external_id, idempotency_key,
+             correlation_id, payload, payload_encoding, payload_display,
+             payload_sha256, payload_size, headers_json, remote_addr,
+             error_message, error_class, attempts, duplicate_count,
+             create_date, write_date)
+        VALUES (%s, %s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                %s, %s, %s, 0, 0,
+                now() at time zone 'UTC', now() at time zone 'UTC')
+        ON CONFLICT (endpoint_id, direction, idempotency_key) DO UPDATE
+           SET duplicate_count = m.duplicate_count + 1,
+               last_duplicate_at = now() at time zone 'UTC'
+        RETURNING m.id, (xmax = 0) AS inserted
+    )
+    SELECT CASE WHEN m.inserted THEN m.id END,
+           EXISTS(SELECT 1 FROM queue_job
+                   WHERE identity_key = %s AND state = 'pending')
+      FROM m
+"""
+
+
 class FiMessage(models.Model):
     """One exchanged message, inbound or outbound, with its whole history."""
 
@@ -57,13 +102,13 @@ class FiMessage(models.Model):
     )
     state = fields.Selection(STATES, required=True, default="new", readonly=True)
     event_type = fields.Char(readonly=True)
-    external_id = fields.Char(readonly=True, index=True)
+    external_id = fields.Char(readonly=True)
     idempotency_key = fields.Char(readonly=True)
     duplicate_count = fields.Integer(
         readonly=True, help="Later deliveries of the same key, refused as duplicates."
     )
     last_duplicate_at = fields.Datetime(readonly=True)
-    correlation_id = fields.Char(readonly=True, index=True)
+    correlation_id = fields.Char(readonly=True)
     # raw payload: used by processing and replay, shown to nobody
     payload = fields.Text(
         readonly=True, groups="finance_integration_core.group_fi_vault"
@@ -163,44 +208,16 @@ class FiMessage(models.Model):
         insert locks its parent row, and concurrent webhooks would all queue on
         the same user row. The endpoint says which integration user received it.
         """
-        self.env.cr.execute(
-            """
-            WITH m AS (
-                INSERT INTO fi_message AS m
-                    (endpoint_id, flow_id, company_id, direction, state,
-                     event_type, external_id, idempotency_key,
-                     correlation_id, payload, payload_encoding, payload_display,
-                     payload_sha256, payload_size, headers_json, remote_addr,
-                     error_message, error_class, attempts, duplicate_count,
-                     create_uid, create_date, write_uid, write_date)
-                VALUES (%(endpoint)s, %(flow_id)s, %(company)s, 'in', %(state)s,
-                        %(event_type)s, %(external_id)s, %(key)s,
-                        %(correlation_id)s, %(payload)s, %(payload_encoding)s,
-                        %(payload_display)s, %(payload_sha256)s, %(payload_size)s,
-                        %(headers_json)s, %(remote_addr)s,
-                        %(error_message)s, %(error_class)s, 0, 0,
-                        NULL, now() at time zone 'UTC',
-                        NULL, now() at time zone 'UTC')
-                ON CONFLICT (endpoint_id, direction, idempotency_key) DO UPDATE
-                   SET duplicate_count = m.duplicate_count + 1,
-                       last_duplicate_at = now() at time zone 'UTC'
-                RETURNING m.id, (xmax = 0) AS inserted
-            )
-            SELECT CASE WHEN m.inserted THEN m.id END,
-                   EXISTS(SELECT 1 FROM queue_job
-                           WHERE identity_key = %(dispatcher)s AND state = 'pending')
-              FROM m
-            """,
-            dict(
-                values,
-                endpoint=config["id"],
-                company=config["company_id"],
-                key=values["idempotency_key"],
-                error_class="technical" if values["state"] == "invalid" else None,
-                dispatcher=f"fi.dispatch:{config['id']}",
-            ),
+        cr = self.env.cr
+        values = dict(
+            values,
+            endpoint=config["id"],
+            company=config["company_id"],
+            error_class="technical" if values["state"] == "invalid" else None,
+            dispatcher=f"fi.dispatch:{config['id']}",
         )
-        return self.env.cr.fetchone()
+        cr.execute(INTAKE_SQL, [values.get(name) for name in INTAKE_PARAMS])
+        return cr.fetchone()
 
     # ------------------------------------------------------------------
     # processing
