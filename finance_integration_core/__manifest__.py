@@ -28,7 +28,6 @@
         "views/fi_endpoint_views.xml",
         "views/fi_flow_views.xml",
         "views/menus.xml",
-        "views/fi_value_map_views.xml",
     ],
     "demo": ["demo/fi_demo.xml"],
 }

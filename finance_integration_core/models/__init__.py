@@ -10,4 +10,3 @@ from . import ir_actions_server
 from . import fi_flow_control
 from . import fi_flow_sync
 from . import fi_flow_tiers
-from . import fi_value_map

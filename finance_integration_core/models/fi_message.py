@@ -429,10 +429,7 @@ class FiMessage(models.Model):
             state="failed", error_class=kind if kind == "business" else "technical"
         )
         self.write(values)
-        item = self._fi_open_exception(reason, text, category=values["error_class"])
-        extra = getattr(err, "fi_exception_values", None)
-        if extra:
-            item.sudo().write(extra)
+        self._fi_open_exception(reason, text, category=values["error_class"])
         return f"failed ({reason}): exception opened"
 
     def _fi_open_exception(self, reason_code, detail, category="business"):

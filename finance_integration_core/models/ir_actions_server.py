@@ -29,6 +29,5 @@ class IrActionsServer(models.Model):
                 FiBusinessError=FiBusinessActionError,
                 document=self.env.context.get("fi_document"),
                 bindings=self.env["fi.binding"],
-                value_maps=self.env["fi.value.map"],
             )
         return context

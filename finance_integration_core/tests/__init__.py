@@ -9,4 +9,3 @@ from . import test_flow_control
 from . import test_system_of_record
 from . import test_tiers
 from . import test_bindings
-from . import test_value_map

@@ -1,3 +1,2 @@
 from . import fi_exception_ignore_wizard
 from . import fi_replay_wizard
-from . import fi_add_mapping_wizard
