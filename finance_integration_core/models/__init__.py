@@ -8,3 +8,6 @@ from . import (
     fi_security_event,
     ir_actions_server,
 )
+from . import fi_change_log, fi_change_control_mixin
+from . import fi_value_map, fi_flow_schema_version, fi_endpoint_change
+from . import fi_exception_mapping

@@ -1,1 +1,2 @@
 from . import fi_exception_ignore_wizard, fi_replay_wizard
+from . import fi_value_map_add_wizard
