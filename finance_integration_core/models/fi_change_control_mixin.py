@@ -207,6 +207,13 @@ class FiChangeControlMixin(models.AbstractModel):
 
     def _fi_check_transition(self, action):
         allowed, _target = TRANSITIONS[action]
+        done = {
+            "submit": _("submitted"),
+            "approve": _("approved"),
+            "reject": _("rejected"),
+            "activate": _("activated"),
+            "rollback": _("rolled back to"),
+        }[action]
         for version in self:
             if version.state not in allowed:
                 raise UserError(
@@ -214,7 +221,7 @@ class FiChangeControlMixin(models.AbstractModel):
                         "%(version)s is %(state)s: it cannot be %(action)s.",
                         version=version.display_name,
                         state=dict(CHANGE_STATES)[version.state],
-                        action=action,
+                        action=done,
                     )
                 )
 

@@ -6,3 +6,10 @@ from . import (
     test_security,
     test_webhook,
 )
+from . import (
+    test_change_control,
+    test_endpoint_changes,
+    test_flow_schema_versions,
+    test_governance_lib,
+    test_value_map,
+)
