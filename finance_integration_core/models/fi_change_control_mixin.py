@@ -90,6 +90,16 @@ class FiChangeControlMixin(models.AbstractModel):
         for version in self:
             version.change_log_count = counts.get(version.id, 0)
 
+    def init(self):
+        """At most one active version per subject, even under concurrency."""
+        super().init()
+        if self._abstract or not self._fi_subject_field:
+            return
+        self.env.cr.execute(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {self._table}_one_active "
+            f"ON {self._table} ({self._fi_subject_field}) WHERE state = 'active'"
+        )
+
     # ------------------------------------------------------------------
     # guards
     # ------------------------------------------------------------------
@@ -253,7 +263,10 @@ class FiChangeControlMixin(models.AbstractModel):
         self._fi_check_transition("submit")
         self._fi_transition(
             "submitted",
-            {"submitted_by_id": self.env.user.id, "submitted_at": fields.Datetime.now()},
+            {
+                "submitted_by_id": self.env.user.id,
+                "submitted_at": fields.Datetime.now(),
+            },
             self.change_note if len(self) == 1 else None,
         )
         return True
@@ -319,9 +332,14 @@ class FiChangeControlMixin(models.AbstractModel):
         previous._fi_transition(
             "superseded", note=_("Superseded by %s", self.display_name)
         )
+        # the unique index allows one active version: supersede first
+        previous.flush_recordset(["state"])
         self._fi_transition(
             "active",
-            {"activated_by_id": self.env.user.id, "activated_at": fields.Datetime.now()},
+            {
+                "activated_by_id": self.env.user.id,
+                "activated_at": fields.Datetime.now(),
+            },
             note,
         )
         self._fi_on_activate()

@@ -32,9 +32,7 @@ class FiChangeLog(models.Model):
     )
     res_name = fields.Char("Record Name", readonly=True)
     version = fields.Integer(readonly=True)
-    from_state = fields.Selection(
-        [*CHANGE_STATES, ("none", "None")], readonly=True
-    )
+    from_state = fields.Selection([*CHANGE_STATES, ("none", "None")], readonly=True)
     to_state = fields.Selection(CHANGE_STATES, required=True, readonly=True)
     user_id = fields.Many2one("res.users", "By", required=True, readonly=True)
     date = fields.Datetime(required=True, readonly=True)

@@ -11,9 +11,7 @@ class FiMessage(models.Model):
         """Hand the map and code of a missing mapping to the exception it
         opens, so that the operator can add the mapping in one click."""
         if isinstance(err, FiMissingMappingError) and err.map_id:
-            self = self.with_context(
-                fi_missing_mapping=(err.map_id, err.external_code)
-            )
+            self = self.with_context(fi_missing_mapping=(err.map_id, err.external_code))
         return super()._fi_handle_failure(err)
 
 

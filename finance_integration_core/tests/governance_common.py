@@ -71,7 +71,11 @@ class FiGovernanceCommon(FiCommon):
         version.write(
             {
                 "line_ids": [
-                    (0, 0, {"external_code": code, "value_ref": f"{rec._name},{rec.id}"})
+                    (
+                        0,
+                        0,
+                        {"external_code": code, "value_ref": f"{rec._name},{rec.id}"},
+                    )
                     for code, rec in mapping.items()
                 ]
             }

@@ -2,8 +2,10 @@
 """Versions go draft -> submitted -> approved -> active, approved by a second
 Manager, every transition on record."""
 
+import psycopg2
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .governance_common import FiGovernanceCommon
 
@@ -166,3 +168,20 @@ class TestChangeControl(FiGovernanceCommon):
         with self.assertRaises(UserError):
             version.with_user(self.manager_b).action_activate()
         self.assertEqual(self.vmap.active_version_id, self.v1)
+
+    def test_operator_cannot_write_versions_directly(self):
+        with self.assertRaises(AccessError):
+            self.env["fi.value.map.version"].with_user(self.operator).create(
+                {"map_id": self.vmap.id}
+            )
+        with self.assertRaises(AccessError):
+            self.draft().line_ids.with_user(self.operator).write({"note": "sneaky"})
+
+    def test_database_allows_one_active_version_per_map(self):
+        draft = self.draft()
+        with self.assertRaises(psycopg2.IntegrityError), mute_logger("odoo.sql_db"):
+            with self.env.cr.savepoint():
+                self.env.cr.execute(
+                    "UPDATE fi_value_map_version SET state = 'active' WHERE id = %s",
+                    (draft.id,),
+                )

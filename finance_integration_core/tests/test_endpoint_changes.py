@@ -33,7 +33,9 @@ class TestEndpointChanges(FiGovernanceCommon):
         return change
 
     def test_direct_write_of_governed_field_on_live_production_is_refused(self):
-        with self.assertRaisesRegex(UserError, "Live PSP is live in production.*base_url"):
+        with self.assertRaisesRegex(
+            UserError, "Live PSP is live in production.*base_url"
+        ):
             self.live.base_url = "https://evil.example"
         with self.assertRaisesRegex(UserError, "change request"):
             self.live.write({"timeout_read": 5.0})

@@ -83,6 +83,22 @@ class TestValueMapLookup(FiGovernanceCommon):
             "bank",
         )
 
+    def test_map_code_is_unique_per_endpoint_and_company(self):
+        with self.assertRaisesRegex(UserError, "already exists"):
+            self.env["fi.value.map"].create(
+                {
+                    "name": "Duplicate",
+                    "code": "payment_method",
+                    "endpoint_id": self.endpoint.id,
+                    "value_type": "char",
+                }
+            )
+
+    def test_active_version_cannot_be_set_by_hand(self):
+        draft = self.vmap.with_user(self.manager_a)._fi_new_version()
+        with self.assertRaisesRegex(UserError, "by activating one"):
+            self.vmap.with_user(self.manager_a).active_version_id = draft
+
     def test_missing_code_names_map_and_code(self):
         with self.assertRaises(FiMissingMapping) as caught:
             self.lookup("paypal")
@@ -169,7 +185,9 @@ class TestMissingMappingReplay(FiGovernanceCommon):
     def test_mapped_code_is_processed(self):
         message = self.deliver("evt_m0", "card")
         self.assertEqual(message.state, "done")
-        self.assertEqual((message.res_model, message.res_id), (self.cat_card._name, self.cat_card.id))
+        self.assertEqual(
+            (message.res_model, message.res_id), (self.cat_card._name, self.cat_card.id)
+        )
 
     def test_missing_mapping_opens_a_business_exception_naming_map_and_code(self):
         message = self.deliver("evt_m1", "paypal")
