@@ -350,6 +350,7 @@ class FiValueMapLine(models.Model):
     )
     map_id = fields.Many2one(related="version_id.map_id", store=True, index=True)
     company_id = fields.Many2one(related="version_id.company_id", store=True)
+    target_model_id = fields.Many2one(related="version_id.map_id.target_model_id")
     external_code = fields.Char(required=True)
     value_ref = fields.Reference(
         selection="_selection_target_models", string="Odoo Record"

@@ -7,6 +7,7 @@ import json
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from .common import LocalApi
 from .governance_common import FiGovernanceCommon
 
 LOOSE = json.dumps({"type": "object", "required": ["id", "type", "data"]})
@@ -99,3 +100,36 @@ class TestFlowSchemaVersions(FiGovernanceCommon):
         self.assertEqual((draft.state, draft.schema_json), ("draft", LOOSE))
         again = self.flow.with_user(self.manager_a).action_new_schema_version()
         self.assertEqual(again["res_id"], draft.id, "one pending version at a time")
+
+    def test_outbound_payload_is_checked_against_the_active_schema_before_sending(
+        self,
+    ):
+        outbound = self.env["fi.flow"].create(
+            {
+                "name": "invoice -> billing",
+                "endpoint_id": self.endpoint.id,
+                "direction": "out",
+                "event_type": "invoice.export",
+                "path": "/invoices",
+            }
+        )
+        schema = json.dumps(
+            {
+                "type": "object",
+                "required": ["amount_minor"],
+                "properties": {"amount_minor": {"type": "integer"}},
+            }
+        )
+        version = self.env["fi.flow.schema.version"].with_user(self.manager_a)
+        version = version.create({"flow_id": outbound.id, "schema_json": schema})
+        self.approve_and_activate(version)
+        with LocalApi([(201, {}, {"id": "inv_1"}, 0)]) as api:
+            self.endpoint.base_url = api.url
+            refused = self.endpoint._fi_send(outbound, {"amount_minor": "12.50"})
+            sent = self.endpoint._fi_send(outbound, {"amount_minor": 1250})
+            self.run_jobs()
+        self.assertEqual(refused.state, "failed")
+        self.assertEqual(refused.exception_ids.reason_code, "schema_invalid")
+        self.assertIn("$.amount_minor", refused.exception_ids.detail)
+        self.assertEqual(sent.state, "done")
+        self.assertEqual(len(api.requests), 1, "the invalid payload was never sent")

@@ -22,6 +22,7 @@ class FiValueMapAddWizard(models.TransientModel):
     external_code = fields.Char(related="exception_id.missing_code")
     value_type = fields.Selection(related="map_id.value_type")
     target_model = fields.Char(related="map_id.target_model")
+    target_model_id = fields.Many2one(related="map_id.target_model_id")
     require_four_eyes = fields.Boolean(related="map_id.require_four_eyes")
     value_ref = fields.Reference(
         selection="_selection_target_models", string="Odoo Record"
