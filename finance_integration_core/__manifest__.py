@@ -28,6 +28,9 @@
         "views/fi_endpoint_views.xml",
         "views/fi_flow_views.xml",
         "views/menus.xml",
+        "security/governance_security.xml",
+        "security/governance/ir.model.access.csv",
+        "views/fi_governance_views.xml",
     ],
-    "demo": ["demo/fi_demo.xml"],
+    "demo": ["demo/fi_demo.xml", "demo/fi_governance_demo.xml"],
 }

@@ -41,3 +41,18 @@ class SignatureError(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class FiMissingMappingError(FiBusinessError):
+    """A value map has no entry for an external code.
+
+    Carries the map and the code so that the exception queue can offer to add
+    the mapping and replay the message.
+    """
+
+    default_reason_code = "missing_mapping"
+
+    def __init__(self, message, map_id=None, external_code=None):
+        super().__init__(message)
+        self.map_id = map_id
+        self.external_code = external_code

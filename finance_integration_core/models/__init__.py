@@ -10,3 +10,9 @@ from . import ir_actions_server
 from . import fi_flow_control
 from . import fi_flow_sync
 from . import fi_flow_tiers
+from . import fi_change_log
+from . import fi_change_control_mixin
+from . import fi_value_map
+from . import fi_flow_schema_version
+from . import fi_endpoint_change
+from . import fi_exception_mapping

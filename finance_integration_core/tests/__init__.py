@@ -9,3 +9,8 @@ from . import test_flow_control
 from . import test_system_of_record
 from . import test_tiers
 from . import test_bindings
+from . import test_change_control
+from . import test_endpoint_changes
+from . import test_flow_schema_versions
+from . import test_governance_lib
+from . import test_value_map

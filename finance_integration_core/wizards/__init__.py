@@ -1,2 +1,3 @@
 from . import fi_exception_ignore_wizard
 from . import fi_replay_wizard
+from . import fi_value_map_add_wizard
