@@ -58,7 +58,9 @@ class FiChangeLog(models.Model):
                         "user_id": self.env.user.id,
                         "date": now,
                         "note": note,
-                        "company_id": record.company_id.id or False,
+                        "company_id": record.company_id.id
+                        if "company_id" in record._fields
+                        else False,
                     }
                     for record in records
                 ]

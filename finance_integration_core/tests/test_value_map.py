@@ -67,6 +67,25 @@ class TestValueMapLookup(FiGovernanceCommon):
         other = self.env["fi.endpoint"].create({"name": "Other endpoint"})
         self.assertEqual(self.lookup("card", endpoint=other), self.cat_global)
 
+    def test_maps_of_another_company_are_neither_used_nor_readable(self):
+        other = self.env["res.company"].create({"name": "Other Co"})
+        (self.manager_a | self.manager_b).company_ids = [(4, other.id)]
+        foreign = self.env["fi.value.map"].create(
+            {
+                "name": "Other company's methods",
+                "code": "payment_method",
+                "company_id": other.id,
+                "value_type": "record",
+                "target_model_id": self.env.ref("base.model_res_partner_category").id,
+            }
+        )
+        self.activate_version(foreign, {"sepa": self.cat_sepa})
+        with self.assertRaises(FiMissingMapping):
+            self.lookup("sepa")
+        maps = self.env["fi.value.map"].with_user(self.operator).search([])
+        self.assertIn(self.vmap, maps)
+        self.assertNotIn(foreign, maps)
+
     def test_plain_value_map(self):
         vmap = (
             self.env["fi.value.map"]
