@@ -27,6 +27,13 @@
         "views/fi_endpoint_views.xml",
         "views/fi_flow_views.xml",
         "views/menus.xml",
+        "security/dashboard/ir.model.access.csv",
+        "security/dashboard/dashboard_security.xml",
+        "data/fi_dashboard_cron_data.xml",
+        "views/fi_dashboard_views.xml",
     ],
-    "demo": ["demo/fi_demo.xml"],
+    "demo": [
+        "demo/fi_demo.xml",
+        "demo/fi_dashboard_demo.xml",
+    ],
 }

@@ -8,3 +8,4 @@ from . import (
     fi_security_event,
     ir_actions_server,
 )
+from . import fi_message_stat, fi_alert, fi_dashboard
