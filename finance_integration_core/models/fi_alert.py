@@ -179,25 +179,19 @@ class FiAlert(models.Model):
             }
         )
         summary = alert._fi_summary()
+        alert._message_log(body=summary)
         if owner:
-            # queued for the mail cron: a mail server hiccup must not fail the check
-            quiet = alert.with_context(mail_notify_force_send=False)
-            quiet.activity_schedule(
+            # the activity notifies its assignee (by email or in Odoo, as the
+            # user chose); queued for the mail cron: a mail server hiccup must
+            # not fail the check
+            alert.with_context(mail_notify_force_send=False).activity_schedule(
                 "mail.mail_activity_data_todo",
                 summary=alert.name,
                 note=summary,
                 user_id=owner.id,
             )
-            quiet.message_post(
-                body=summary,
-                subject=_("Finance integration alert: %s", alert.name),
-                partner_ids=owner.partner_id.ids,
-                message_type="comment",
-                subtype_xmlid="mail.mt_comment",
-            )
         else:
-            alert.message_post(body=summary)
-            _logger.warning("alert %s has nobody to notify: flow has no owner", alert.id)
+            _logger.warning("alert %s has nobody to notify: no owner", alert.id)
         return alert
 
     def _fi_summary(self):

@@ -122,7 +122,8 @@ class FiExceptionAge(models.Model):
             f"""
             CREATE VIEW {self._table} AS (
                 SELECT e.id, e.id AS exception_id, e.name, e.endpoint_id, e.flow_id,
-                       e.company_id, e.user_id, f.owner_id, e.state, e.severity,
+                       e.company_id, e.user_id,
+                       COALESCE(f.owner_id, ep.responsible_id) AS owner_id, e.state, e.severity,
                        e.category, e.date_opened, e.sla_deadline, a.age_hours,
                        CASE WHEN a.age_hours < 4 THEN 'a_lt4h'
                             WHEN a.age_hours < 24 THEN 'b_4_24h'
@@ -134,6 +135,7 @@ class FiExceptionAge(models.Model):
                        1 AS item_count
                   FROM fi_exception e
                   LEFT JOIN fi_flow f ON f.id = e.flow_id
+                  LEFT JOIN fi_endpoint ep ON ep.id = e.endpoint_id
                  CROSS JOIN LATERAL (
                     SELECT now() at time zone 'UTC' AS now,
                            EXTRACT(EPOCH FROM (now() at time zone 'UTC')

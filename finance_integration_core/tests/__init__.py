@@ -6,3 +6,7 @@ from . import (
     test_security,
     test_webhook,
 )
+from . import (
+    test_alerting,
+    test_dashboard,
+)
