@@ -290,12 +290,10 @@ EXTRA_SQL = [
     """
     INSERT INTO queue_job
         (uuid, name, state, channel, model_name, method_name, date_created,
-         user_id, company_id, priority, retry, max_retries, create_uid,
-         create_date, write_uid, write_date)
+         user_id, company_id, priority, retry, max_retries)
     SELECT md5('job' || g), 'bench job', 'pending', 'root.fi.bench' || (g %% 3),
            'fi.message', '_fi_process',
-           (now() at time zone 'UTC') - g * interval '1 second', 2, 1, 10, 0, 5,
-           1, now() at time zone 'UTC', 1, now() at time zone 'UTC'
+           (now() at time zone 'UTC') - g * interval '1 second', 2, 1, 10, 0, 5
       FROM generate_series(1, 600) g
     """,
 ]
@@ -307,12 +305,15 @@ def populate(cluster, flows):
         for sql in EXTRA_SQL:
             cr.execute(sql, {"exceptions": EXCEPTIONS})
         cr.execute("SELECT setval('fi_message_id_seq', (SELECT max(id) FROM fi_message))")
-    with cluster.connect() as conn:
-        conn.autocommit = True
+    conn = cluster.connect()
+    conn.autocommit = True
+    try:
         with conn.cursor() as cr:
             cr.execute("VACUUM ANALYZE")
             cr.execute("SELECT count(*) FROM fi_message")
             return cr.fetchone()[0]
+    finally:
+        conn.close()
 
 
 # ----------------------------------------------------------------------

@@ -285,6 +285,9 @@ class FiMessageStat(models.Model):
         self.env.flush_all()
         # serialise concurrent refreshes (cron and manual) on this table
         self.env.cr.execute("LOCK TABLE fi_message_stat IN EXCLUSIVE MODE")
+        # the planner cannot know how few hours are touched: its estimate would
+        # make PostgreSQL spend seconds compiling (JIT) a query of milliseconds
+        self.env.cr.execute("SET LOCAL jit = off")
         if full:
             self.env.cr.execute("DELETE FROM fi_message_stat")
         self.env.cr.execute(
