@@ -97,7 +97,9 @@ class Cluster:
             user = pwd.getpwnam("postgres")
             os.chown(self.dir, user.pw_uid, user.pw_gid)
             os.chown(self.socket_dir, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", self.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(
+            "initdb", "-D", self.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -105,8 +107,15 @@ class Cluster:
             "-c max_wal_size=4GB -c checkpoint_timeout=30min"
         )
         self._run(
-            "pg_ctl", "-D", self.dir, "-o", options, "-l",
-            os.path.join(self.dir, "server.log"), "-w", "start",
+            "pg_ctl",
+            "-D",
+            self.dir,
+            "-o",
+            options,
+            "-l",
+            os.path.join(self.dir, "server.log"),
+            "-w",
+            "start",
         )
         with psycopg2.connect(
             host="127.0.0.1", port=self.port, user="postgres", dbname="postgres"
@@ -122,7 +131,9 @@ class Cluster:
             pass
 
     def connect(self):
-        return psycopg2.connect(host="127.0.0.1", port=self.port, user="odoo", dbname=DB)
+        return psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="odoo", dbname=DB
+        )
 
 
 # ----------------------------------------------------------------------
@@ -150,8 +161,13 @@ def odoo(conf, *args, stdin=None, logfile=None):
     command = [PYTHON, "-m", "odoo", *args, "-c", conf, "-d", DB]
     with open(logfile, "a") as out:
         return subprocess.run(
-            command, input=stdin, stdout=out, stderr=subprocess.STDOUT,
-            text=True, check=True, cwd=tempfile.gettempdir(),
+            command,
+            input=stdin,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=True,
+            cwd=tempfile.gettempdir(),
         )
 
 
@@ -165,9 +181,9 @@ endpoints = env["fi.endpoint"].create([
 ])
 flows = []
 for endpoint in endpoints:
-    for j, (direction, event_type) in enumerate(
-        [("in", "charge.succeeded"), ("in", "refund.created"), ("out", "invoice.export")]
-    ):
+    for j, (direction, event_type) in enumerate([
+        ("in", "charge.succeeded"), ("in", "refund.created"), ("out", "invoice.export"),
+    ]):
         flows.append(env["fi.flow"].create({
             "name": f"{event_type} ({endpoint.name})",
             "endpoint_id": endpoint.id,
@@ -304,7 +320,9 @@ def populate(cluster, flows):
         cr.execute(BULK_SQL, {"messages": MESSAGES})
         for sql in EXTRA_SQL:
             cr.execute(sql, {"exceptions": EXCEPTIONS})
-        cr.execute("SELECT setval('fi_message_id_seq', (SELECT max(id) FROM fi_message))")
+        cr.execute(
+            "SELECT setval('fi_message_id_seq', (SELECT max(id) FROM fi_message))"
+        )
     conn = cluster.connect()
     conn.autocommit = True
     try:
@@ -386,9 +404,10 @@ class WebClient:
             match = re.search(
                 rf'<filter[^>]*name="{name}"[^>]*domain="([^"]*)"', search_arch
             )
-            if match and "relativedelta(days=7)" in match.group(1):
+            days = match and re.search(r"relativedelta\(days=(\d+)\)", match.group(1))
+            if days:
                 since = time.strftime(
-                    "%Y-%m-%d", time.gmtime(time.time() - 7 * 86400)
+                    "%Y-%m-%d", time.gmtime(time.time() - int(days.group(1)) * 86400)
                 )
                 domain.append(["hour", ">=", since])
         return domain
@@ -454,9 +473,9 @@ class WebClient:
 
     def load_graph(self, model, arch, fields, domain, context):
         measures, rows, cols = self.measures_and_groupbys(arch)
-        measures = [
-            f"{m}" for m in measures if fields[m].get("aggregator")
-        ] or ["__count"]
+        measures = [f"{m}" for m in measures if fields[m].get("aggregator")] or [
+            "__count"
+        ]
         self.read_group(model, domain, measures, rows + cols, context)
 
     def load_pivot(self, model, arch, fields, domain, context):
@@ -479,12 +498,25 @@ class Server:
         with open(self.logfile, "a") as out:
             self.proc = subprocess.Popen(
                 [
-                    PYTHON, "-m", "odoo", "server", "-c", self.conf, "-d", DB,
-                    f"--db-filter=^{DB}$", "--workers=2", "--max-cron-threads=0",
-                    f"--http-port={self.port}", "--http-interface=127.0.0.1",
-                    f"--gevent-port={free_port()}", "--log-level=warn",
+                    PYTHON,
+                    "-m",
+                    "odoo",
+                    "server",
+                    "-c",
+                    self.conf,
+                    "-d",
+                    DB,
+                    f"--db-filter=^{DB}$",
+                    "--workers=2",
+                    "--max-cron-threads=0",
+                    f"--http-port={self.port}",
+                    "--http-interface=127.0.0.1",
+                    f"--gevent-port={free_port()}",
+                    "--log-level=warn",
                 ],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 cwd=tempfile.gettempdir(),
             )
         deadline = time.time() + 120
@@ -523,8 +555,10 @@ def measure(server):
         for xmlid in xmlids:
             runs = [timed(client.open_action, xmlid)[0] for _i in range(REPEAT)]
             slowest = max(runs)
-            log(f"{audience}: {xmlid.split('.')[-1]} {slowest:.3f}s "
-                f"(runs {', '.join(f'{r:.3f}' for r in runs)})")
+            log(
+                f"{audience}: {xmlid.split('.')[-1]} {slowest:.3f}s "
+                f"(runs {', '.join(f'{r:.3f}' for r in runs)})"
+            )
             total += slowest
         results[audience] = total
         log(f"{audience} dashboards, all views of the menu: {total:.3f}s")
@@ -544,14 +578,21 @@ def main():
         log(f"cluster on port {cluster.port}, logs in {logfile}")
         start = time.perf_counter()
         odoo(
-            conf, "-i", MODULE, "--without-demo=all", "--stop-after-init",
+            conf,
+            "-i",
+            MODULE,
+            "--without-demo=all",
+            "--stop-after-init",
             logfile=logfile,
         )
         seconds = time.perf_counter() - start
         log(f"installed {MODULE} in {seconds:.1f}s")
         answer = subprocess.run(
             [PYTHON, "-m", "odoo", "shell", "-c", conf, "-d", DB, "--no-http"],
-            input=SHELL_SETUP, capture_output=True, text=True, check=True,
+            input=SHELL_SETUP,
+            capture_output=True,
+            text=True,
+            check=True,
             cwd=tempfile.gettempdir(),
         )
         flows = json.loads(re.search(r"FLOWS=(.*)", answer.stdout).group(1))
@@ -559,14 +600,19 @@ def main():
         log(f"inserted {count} messages on {len(flows)} flows in {seconds:.1f}s")
         answer = subprocess.run(
             [PYTHON, "-m", "odoo", "shell", "-c", conf, "-d", DB, "--no-http"],
-            input=SHELL_REFRESH, capture_output=True, text=True, check=True,
+            input=SHELL_REFRESH,
+            capture_output=True,
+            text=True,
+            check=True,
             cwd=tempfile.gettempdir(),
         )
         full, incremental, rows = re.search(
             r"REFRESH=(\S+) (\S+) (\S+)", answer.stdout
         ).groups()
-        log(f"statistics built in {float(full):.3f}s ({rows} hourly rows); "
-            f"incremental refresh {float(incremental):.3f}s")
+        log(
+            f"statistics built in {float(full):.3f}s ({rows} hourly rows); "
+            f"incremental refresh {float(incremental):.3f}s"
+        )
         server = Server(conf, logfile)
         server.start()
         results = measure(server)

@@ -123,8 +123,9 @@ class FiExceptionAge(models.Model):
             CREATE VIEW {self._table} AS (
                 SELECT e.id, e.id AS exception_id, e.name, e.endpoint_id, e.flow_id,
                        e.company_id, e.user_id,
-                       COALESCE(f.owner_id, ep.responsible_id) AS owner_id, e.state, e.severity,
-                       e.category, e.date_opened, e.sla_deadline, a.age_hours,
+                       COALESCE(f.owner_id, ep.responsible_id) AS owner_id,
+                       e.state, e.severity, e.category, e.date_opened,
+                       e.sla_deadline, a.age_hours,
                        CASE WHEN a.age_hours < 4 THEN 'a_lt4h'
                             WHEN a.age_hours < 24 THEN 'b_4_24h'
                             WHEN a.age_hours < 72 THEN 'c_1_3d'

@@ -126,11 +126,13 @@ removed AS (
 ),
 upserted AS (
     INSERT INTO fi_message_stat AS s
-        (hour, endpoint_id, flow_id, company_id, direction, received, done, posted,
+        (hour, hour_label, endpoint_id, flow_id, company_id, direction, received,
+         done, posted,
          pending, failed, dead, invalid, ignored, errors, retries, duplicates,
          auth_failures, latency_p50, latency_p95, latency_max, error_rate,
          create_uid, create_date, write_uid, write_date)
-    SELECT hour, endpoint_id, NULLIF(flow, 0), company_id, direction, received,
+    SELECT hour, to_char(hour, 'YYYY-MM-DD HH24:00'), endpoint_id, NULLIF(flow, 0),
+           company_id, direction, received,
            done, posted, pending, failed, dead, invalid, ignored,
            failed + dead + invalid, retries, duplicates, auth_failures,
            p50 / 1000.0, p95 / 1000.0, latency_max / 1000.0,
@@ -139,7 +141,8 @@ upserted AS (
            %(uid)s, %(now)s, %(uid)s, %(now)s
       FROM figures
     ON CONFLICT (hour, endpoint_id, (COALESCE(flow_id, 0)), direction) DO UPDATE
-       SET company_id = EXCLUDED.company_id, received = EXCLUDED.received,
+       SET company_id = EXCLUDED.company_id, hour_label = EXCLUDED.hour_label,
+           received = EXCLUDED.received,
            done = EXCLUDED.done, posted = EXCLUDED.posted,
            pending = EXCLUDED.pending, failed = EXCLUDED.failed,
            dead = EXCLUDED.dead, invalid = EXCLUDED.invalid,
@@ -149,12 +152,13 @@ upserted AS (
            latency_p50 = EXCLUDED.latency_p50, latency_p95 = EXCLUDED.latency_p95,
            latency_max = EXCLUDED.latency_max, error_rate = EXCLUDED.error_rate,
            write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
-     WHERE (s.company_id, s.received, s.done, s.posted, s.pending, s.failed,
-            s.dead, s.invalid, s.ignored, s.retries, s.duplicates,
+     WHERE (s.company_id, s.hour_label, s.received, s.done, s.posted, s.pending,
+            s.failed, s.dead, s.invalid, s.ignored, s.retries, s.duplicates,
             s.auth_failures, s.latency_p50, s.latency_p95)
            IS DISTINCT FROM
-           (EXCLUDED.company_id, EXCLUDED.received, EXCLUDED.done, EXCLUDED.posted,
-            EXCLUDED.pending, EXCLUDED.failed, EXCLUDED.dead, EXCLUDED.invalid,
+           (EXCLUDED.company_id, EXCLUDED.hour_label, EXCLUDED.received,
+            EXCLUDED.done, EXCLUDED.posted, EXCLUDED.pending, EXCLUDED.failed,
+            EXCLUDED.dead, EXCLUDED.invalid,
             EXCLUDED.ignored, EXCLUDED.retries, EXCLUDED.duplicates,
             EXCLUDED.auth_failures, EXCLUDED.latency_p50, EXCLUDED.latency_p95)
     RETURNING s.id
@@ -179,12 +183,16 @@ class FiMessageStat(models.Model):
     _rec_name = "hour"
 
     hour = fields.Datetime(required=True, readonly=True, index=True)
+    hour_label = fields.Char(
+        "Hour (UTC)",
+        readonly=True,
+        help="The hour as text, to chart figures hour by hour (the web client "
+        "groups dates by day at the finest).",
+    )
     endpoint_id = fields.Many2one(
         "fi.endpoint", required=True, readonly=True, index=True, ondelete="cascade"
     )
-    flow_id = fields.Many2one(
-        "fi.flow", readonly=True, index=True, ondelete="cascade"
-    )
+    flow_id = fields.Many2one("fi.flow", readonly=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(
         "res.company", required=True, readonly=True, index=True
     )
@@ -264,7 +272,10 @@ class FiMessageStat(models.Model):
             ["last_duplicate_at"],
         )
         create_index(
-            cr, "fi_security_event_create_date_idx", "fi_security_event", ["create_date"]
+            cr,
+            "fi_security_event_create_date_idx",
+            "fi_security_event",
+            ["create_date"],
         )
 
     @api.model

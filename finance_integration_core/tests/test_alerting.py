@@ -58,9 +58,7 @@ class TestAlerting(DashboardCommon):
             ]
         )
         self.assertEqual(len(notified), 1)
-        mails = self.env["mail.mail"].search(
-            [("mail_message_id", "in", notified.ids)]
-        )
+        mails = self.env["mail.mail"].search([("mail_message_id", "in", notified.ids)])
         self.assertTrue(mails, "an email to the owner waits in the mail queue")
         self.assertIn(self.owner.partner_id, mails.recipient_ids)
         self.assertEqual(set(mails.mapped("state")), {"outgoing"})

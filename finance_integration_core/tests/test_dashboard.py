@@ -31,15 +31,19 @@ class TestMessageStatistics(DashboardCommon):
 
     def test_rollup_figures_equal_counts_of_the_message_log(self):
         self.populate_old_hour()
-        key = self.env["fi.idempotency.key"].sudo().create(
-            {
-                "endpoint_id": self.endpoint.id,
-                "company_id": self.endpoint.company_id.id,
-                "scope": "webhook",
-                "key": "evt_dup",
-                "duplicate_count": 4,
-                "last_duplicate_at": fields.Datetime.now(),
-            }
+        key = (
+            self.env["fi.idempotency.key"]
+            .sudo()
+            .create(
+                {
+                    "endpoint_id": self.endpoint.id,
+                    "company_id": self.endpoint.company_id.id,
+                    "scope": "webhook",
+                    "key": "evt_dup",
+                    "duplicate_count": 4,
+                    "last_duplicate_at": fields.Datetime.now(),
+                }
+            )
         )
         for _i in range(2):
             self.env["fi.security.event"].sudo().create(
@@ -240,14 +244,13 @@ class TestQueueDepthAndAgeing(DashboardCommon):
         self.env.cr.execute(
             "UPDATE queue_job SET state = 'done' WHERE uuid = %s", (done.uuid,)
         )
-        depth = {
-            channel: count
-            for channel, count in self.env["fi.queue.depth"]._read_group(
+        depth = dict(
+            self.env["fi.queue.depth"]._read_group(
                 [("state", "=", "pending"), ("channel", "like", "root.fi.dash_%")],
                 ["channel"],
                 ["job_count:sum"],
             )
-        }
+        )
         self.assertEqual(depth, {"root.fi.dash_out": 2, "root.fi.dash_other": 1})
         card = self.env["fi.dashboard.flow"].search(
             [("flow_id", "=", self.flow_out.id)]
@@ -262,9 +265,7 @@ class TestQueueDepthAndAgeing(DashboardCommon):
             "c_1_3d": timedelta(days=2),
             "d_gt3d": timedelta(days=5),
         }
-        items = {
-            bucket: self.open_exception(now - age) for bucket, age in ages.items()
-        }
+        items = {bucket: self.open_exception(now - age) for bucket, age in ages.items()}
         closed = self.open_exception(now - timedelta(days=9))
         closed.action_resolve()
         rows = self.env["fi.exception.age"].search([("flow_id", "=", self.flow.id)])
@@ -312,6 +313,4 @@ class TestQueueDepthAndAgeing(DashboardCommon):
                 .with_user(self.owner)
                 .get_views([(v.view_id.id, v.view_mode) for v in menu.action.view_ids])
             )
-            self.assertEqual(
-                set(views["views"]), {"kanban", "list", "pivot", "graph"}
-            )
+            self.assertEqual(set(views["views"]), {"kanban", "list", "pivot", "graph"})
