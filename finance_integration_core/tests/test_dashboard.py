@@ -244,14 +244,19 @@ class TestQueueDepthAndAgeing(DashboardCommon):
         self.env.cr.execute(
             "UPDATE queue_job SET state = 'done' WHERE uuid = %s", (done.uuid,)
         )
-        depth = dict(
-            self.env["fi.queue.depth"]._read_group(
-                [("state", "=", "pending"), ("channel", "like", "root.fi.dash_%")],
-                ["channel"],
+        depth = {
+            (channel, state): count
+            for channel, state, count in self.env["fi.queue.depth"]._read_group(
+                [("channel", "like", "root.fi.dash_%")],
+                ["channel", "state"],
                 ["job_count:sum"],
             )
+        }
+        self.assertEqual(
+            depth,
+            {("root.fi.dash_out", "pending"): 2, ("root.fi.dash_other", "pending"): 1},
+            "finished jobs are not queued",
         )
-        self.assertEqual(depth, {"root.fi.dash_out": 2, "root.fi.dash_other": 1})
         card = self.env["fi.dashboard.flow"].search(
             [("flow_id", "=", self.flow_out.id)]
         )
