@@ -392,7 +392,7 @@ class WebClient:
         arch = result["views"][view_type]["arch"]
         fields = result["models"][model]["fields"]
         domain = self.default_domain(action, result["views"]["search"]["arch"])
-        getattr(self, f"load_{view_type}")(model, arch, fields, domain, context)
+        return getattr(self, f"load_{view_type}")(model, arch, fields, domain, context)
 
     @staticmethod
     def default_domain(action, search_arch):
@@ -423,7 +423,8 @@ class WebClient:
         return spec
 
     def load_kanban(self, model, arch, fields, domain, context, limit=40):
-        self.call_kw(
+        """Returns ``(records shown, records matching)``."""
+        result = self.call_kw(
             model,
             "web_search_read",
             [],
@@ -437,9 +438,10 @@ class WebClient:
                 "context": context,
             },
         )
+        return len(result["records"]), result["length"]
 
     def load_list(self, model, arch, fields, domain, context):
-        self.load_kanban(model, arch, fields, domain, context, limit=80)
+        return self.load_kanban(model, arch, fields, domain, context, limit=80)
 
     @staticmethod
     def measures_and_groupbys(arch):
@@ -458,32 +460,44 @@ class WebClient:
         return measures, rows, cols
 
     def read_group(self, model, domain, measures, groupby, context):
-        self.call_kw(
+        """Returns ``(groups, records in them)``."""
+        result = self.call_kw(
             model,
             "web_read_group",
             [],
             {
                 "domain": domain,
-                "fields": [f"{m}:{'sum'}" for m in measures] or ["__count"],
+                "fields": measures or ["__count"],
                 "groupby": groupby,
                 "lazy": False,
                 "context": context,
             },
         )
+        groups = result["groups"]
+        return len(groups), sum(g.get("__count", 0) for g in groups)
 
     def load_graph(self, model, arch, fields, domain, context):
         measures, rows, cols = self.measures_and_groupbys(arch)
-        measures = [f"{m}" for m in measures if fields[m].get("aggregator")] or [
-            "__count"
+        return self.read_group(
+            model, domain, self.aggregates(measures, fields), rows + cols, context
+        )
+
+    @staticmethod
+    def aggregates(measures, fields):
+        return [
+            f"{m}:{fields[m]['aggregator']}"
+            for m in measures
+            if fields[m].get("aggregator")
         ]
-        self.read_group(model, domain, measures, rows + cols, context)
 
     def load_pivot(self, model, arch, fields, domain, context):
         measures, rows, cols = self.measures_and_groupbys(arch)
         # the pivot reads the total, the first row and column headers and
         # the cells of the expanded row groups
+        measures = self.aggregates(measures, fields)
         for groupby in ([], rows[:1], cols[:1], rows[:1] + cols[:1], rows + cols):
-            self.read_group(model, domain, measures, groupby, context)
+            shown = self.read_group(model, domain, measures, groupby, context)
+        return shown
 
 
 class Server:
@@ -553,11 +567,13 @@ def measure(server):
     for audience, xmlids in AUDIENCES.items():
         total = 0.0
         for xmlid in xmlids:
-            runs = [timed(client.open_action, xmlid)[0] for _i in range(REPEAT)]
-            slowest = max(runs)
+            runs = [timed(client.open_action, xmlid) for _i in range(REPEAT)]
+            slowest = max(seconds for seconds, _shown in runs)
+            rows, records = runs[-1][1]
             log(
                 f"{audience}: {xmlid.split('.')[-1]} {slowest:.3f}s "
-                f"(runs {', '.join(f'{r:.3f}' for r in runs)})"
+                f"(runs {', '.join(f'{r:.3f}' for r, _shown in runs)}; "
+                f"{rows} rows or groups over {records} records)"
             )
             total += slowest
         results[audience] = total
