@@ -285,6 +285,15 @@ class FiMessageStat(models.Model):
         Idempotent: running it again changes nothing. ``full`` recomputes every
         hour that has a message. Returns ``(hours, rows_written, rows_removed)``.
         """
+        self.env.flush_all()
+        # one refresh at a time (cron, manual rebuild): a second one would only
+        # redo the same work, or fail on the rows the first one writes
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtext('fi_message_stat_refresh'))"
+        )
+        if not self.env.cr.fetchone()[0]:
+            _logger.info("message statistics: another refresh is running, skipped")
+            return 0, 0, 0
         params = self.env["ir.config_parameter"].sudo()
         now = self.env.cr.now()
         last = params.get_param(LAST_RUN_PARAM)
@@ -293,9 +302,6 @@ class FiMessageStat(models.Model):
             since = fields.Datetime.to_datetime(last) - timedelta(
                 minutes=OVERLAP_MINUTES
             )
-        self.env.flush_all()
-        # serialise concurrent refreshes (cron and manual) on this table
-        self.env.cr.execute("LOCK TABLE fi_message_stat IN EXCLUSIVE MODE")
         # the planner cannot know how few hours are touched: its estimate would
         # make PostgreSQL spend seconds compiling (JIT) a query of milliseconds
         self.env.cr.execute("SET LOCAL jit = off")
