@@ -31,6 +31,14 @@
         "security/governance_security.xml",
         "security/governance/ir.model.access.csv",
         "views/fi_governance_views.xml",
+        "security/dashboard/ir.model.access.csv",
+        "security/dashboard/dashboard_security.xml",
+        "data/fi_dashboard_cron_data.xml",
+        "views/fi_dashboard_views.xml",
     ],
-    "demo": ["demo/fi_demo.xml", "demo/fi_governance_demo.xml"],
+    "demo": [
+        "demo/fi_demo.xml",
+        "demo/fi_governance_demo.xml",
+        "demo/fi_dashboard_demo.xml",
+    ],
 }

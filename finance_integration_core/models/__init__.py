@@ -16,3 +16,6 @@ from . import fi_value_map
 from . import fi_flow_schema_version
 from . import fi_endpoint_change
 from . import fi_exception_mapping
+from . import fi_message_stat
+from . import fi_alert
+from . import fi_dashboard

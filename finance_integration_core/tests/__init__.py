@@ -14,3 +14,5 @@ from . import test_endpoint_changes
 from . import test_flow_schema_versions
 from . import test_governance_lib
 from . import test_value_map
+from . import test_alerting
+from . import test_dashboard
