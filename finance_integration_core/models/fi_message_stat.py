@@ -3,7 +3,7 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import create_index, create_unique_index
 
 _logger = logging.getLogger(__name__)
@@ -331,6 +331,10 @@ class FiMessageStat(models.Model):
                 _("Only Finance Integration Managers may rebuild the statistics.")
             )
         hours, written, _removed = self.sudo()._fi_refresh(full=True)
+        if not hours:
+            raise UserError(
+                _("The statistics are being refreshed: try again in a minute.")
+            )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
