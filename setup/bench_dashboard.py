@@ -228,13 +228,14 @@ series AS (
 INSERT INTO fi_message
     (endpoint_id, flow_id, company_id, direction, state, event_type, external_id,
      idempotency_key, correlation_id, payload_encoding, payload_size, attempts,
-     latency_ms, error_class, res_model, res_id,
+     duplicate_count, latency_ms, error_class, res_model, res_id,
      create_uid, create_date, write_uid, write_date, date_done)
 SELECT f.endpoint_id, f.id, f.company_id, f.direction, s.state, f.event_type,
        'evt_' || s.g, 'evt_' || s.g, md5(s.g::text), 'text', 800,
        CASE WHEN s.state IN ('queued', 'new') THEN 0
             WHEN s.state = 'dead' THEN 6
             ELSE 1 + (s.g %% 13 = 0)::int + (s.g %% 97 = 0)::int END,
+       0,
        CASE WHEN s.state = 'done'
             THEN (200 - ln(1 - s.jitter) * 900)::int END,
        CASE WHEN s.state IN ('failed', 'dead', 'invalid') THEN
@@ -283,14 +284,11 @@ EXTRA_SQL = [
     """,
     # duplicate deliveries suppressed, on 5,000 keys
     """
-    INSERT INTO fi_idempotency_key
-        (endpoint_id, company_id, scope, key, message_id, outcome,
-         duplicate_count, last_duplicate_at, expires_at,
-         create_uid, create_date, write_uid, write_date)
-    SELECT endpoint_id, company_id, 'webhook', idempotency_key, id, state,
-           1 + id %% 3, create_date + interval '5 minutes',
-           create_date + interval '400 days', 1, create_date, 1, create_date
-      FROM fi_message WHERE direction = 'in' AND id %% 200 = 0 LIMIT 5000
+    UPDATE fi_message
+       SET duplicate_count = 1 + id %% 3,
+           last_duplicate_at = create_date + interval '5 minutes'
+     WHERE id IN (SELECT id FROM fi_message
+                   WHERE direction = 'in' AND id %% 200 = 0 LIMIT 5000)
     """,
     # refused webhooks
     """
