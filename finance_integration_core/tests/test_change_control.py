@@ -3,6 +3,7 @@
 Manager, every transition on record."""
 
 import psycopg2
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
