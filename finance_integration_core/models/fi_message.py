@@ -165,6 +165,12 @@ class FiMessage(models.Model):
         self.env.cr.execute(
             "ALTER TABLE fi_message ALTER COLUMN duplicate_count SET DEFAULT 0"
         )
+        # bodies are stored as received: compressing them on every webhook
+        # costs more CPU than the disk it saves
+        self.env.cr.execute(
+            "ALTER TABLE fi_message ALTER COLUMN payload SET STORAGE EXTERNAL, "
+            "ALTER COLUMN payload_display SET STORAGE EXTERNAL"
+        )
         for name, definition in (
             ("fi_message_endpoint_date_idx", "(endpoint_id, create_date)"),
             (
