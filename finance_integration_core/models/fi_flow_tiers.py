@@ -63,7 +63,7 @@ class FiFlow(models.Model):
                 "code": f"model._fi_cron_run_flow({flow.id})",
                 "interval_number": flow.batch_interval_minutes,
                 "interval_type": "minutes",
-                "user_id": flow.endpoint_id.integration_user_id.id,
+                "user_id": self.env.ref("base.user_root").id,
                 "active": True,
             }
             if flow.cron_id:

@@ -47,7 +47,6 @@ class TestServiceTiers(FiCommon):
         cron = out_flow.cron_id
         self.assertTrue(cron.active)
         self.assertEqual((cron.interval_number, cron.interval_type), (60, "minutes"))
-        self.assertEqual(cron.user_id, self.bot, "runs as the integration user")
         with LocalApi([(200, {}, {"id": "ok"}, 0)]) as api:
             self.endpoint.base_url = api.url
             messages = self.endpoint._fi_send(
@@ -57,7 +56,9 @@ class TestServiceTiers(FiCommon):
             self.assertEqual(len(api.requests), 0, "nothing sent before the schedule")
             self.assertEqual(set(messages.mapped("state")), {"new"})
             self.env["fi.flow"]._fi_cron_run_flow(out_flow.id)
-            self.assertEqual(len(self.pending_jobs("_fi_run_batch_unit")), 1)
+            units = self.pending_jobs("_fi_run_batch_unit")
+            self.assertEqual(len(units), 1)
+            self.assertEqual(units.user_id, self.bot, "run as the integration user")
             self.run_jobs()
         self.assertEqual(len(api.requests), 2)
         self.assertEqual(set(messages.mapped("state")), {"done"})
