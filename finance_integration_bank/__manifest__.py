@@ -9,8 +9,9 @@
     "author": "Finance Integration Suite",
     "maintainers": ["finance-integration"],
     "license": "LGPL-3",
-    "development_status": "Pre-Alpha",
+    "development_status": "Alpha",
     "installable": True,
     "depends": ["finance_integration_core"],
+    "external_dependencies": {"python": ["lxml"]},
     "data": ["views/menus.xml"],
 }

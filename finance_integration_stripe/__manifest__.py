@@ -9,7 +9,7 @@
     "author": "Finance Integration Suite",
     "maintainers": ["finance-integration"],
     "license": "LGPL-3",
-    "development_status": "Pre-Alpha",
+    "development_status": "Alpha",
     "installable": True,
     "depends": ["finance_integration_core"],
     "data": ["views/menus.xml"],

@@ -1,9 +1,10 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by setup/run, setup/test and the benches: find Odoo, install the
 # suite's requirements, run a private PostgreSQL cluster. Sourced, not run.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=${ODOO_PYTHON:-python3}
-PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+PG_BIN=${PG_BIN:-$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
 ADDONS="finance_integration_core finance_integration_stripe finance_integration_tax finance_integration_bank finance_integration_audit"
 
 fi_die() { echo "error: $*" >&2; exit 2; }
@@ -13,8 +14,19 @@ fi_check_odoo() {
     if [ -n "${ODOO_PATH:-}" ]; then
         export PYTHONPATH="$ODOO_PATH${PYTHONPATH:+:$PYTHONPATH}"
     fi
-    if ! "$PY" -c 'import odoo.release as r, sys; sys.exit(r.version_info[0] != 18)' 2>/dev/null; then
-        fi_die "Odoo 18.0 is not importable by $PY: install it (pip install -e <odoo-18.0 source>) or set ODOO_PATH=/path/to/odoo-18.0 (the folder that holds odoo/); this project never downloads Odoo."
+    command -v "$PY" >/dev/null 2>&1 \
+        || fi_die "no Python interpreter '$PY' on PATH: install Python 3.11 or set ODOO_PYTHON to the python that has Odoo 18.0."
+    local found
+    found=$("$PY" -c 'import importlib.util as u; s = u.find_spec("odoo"); print(s.submodule_search_locations[0] if s else "")' 2>/dev/null)
+    if [ -z "$found" ]; then
+        fi_die "Odoo 18.0 is not importable by $PY: put the Odoo 18.0 source on PYTHONPATH (or pip install it) or set ODOO_PATH=/path/to/odoo-18.0 (the folder that holds odoo/); this project never downloads Odoo."
+    fi
+    local version
+    if ! version=$("$PY" -c 'import odoo.release as r; print(r.version_info[0])' 2>&1); then
+        fi_die "Odoo in $found cannot be imported by $PY ($(tail -n 1 <<<"$version")): install its requirements with $PY -m pip install -r $(dirname "$found")/requirements.txt, or set ODOO_PYTHON to the python that runs it."
+    fi
+    if [ "$version" != 18 ]; then
+        fi_die "the Odoo importable by $PY ($found) is version $version, not 18.0: set ODOO_PATH=/path/to/odoo-18.0 (the folder that holds odoo/) or ODOO_PYTHON to a python with Odoo 18.0."
     fi
 }
 
@@ -51,9 +63,13 @@ fi_as_pg() {
     fi
 }
 
-# fi_pg_start DIR PORT: init (once) and start a cluster in DIR, with role "odoo".
+# fi_pg_start DIR PORT [durable]: init (once) and start a cluster in DIR, with role
+# "odoo"; FI_PG_STARTED=1 when this call started it (0: it was already running).
+# A throwaway cluster runs without fsync; a durable one only commits asynchronously
+# (a crash may lose the last transactions, never corrupt the cluster).
 fi_pg_start() {
-    local dir=$1 port=$2
+    local dir=$1 port=$2 speed="-c fsync=off -c full_page_writes=off"
+    if [ "${3:-}" = durable ]; then speed="-c synchronous_commit=off"; fi
     [ -x "$PG_BIN/initdb" ] || fi_die "PostgreSQL binaries not found (set PG_BIN to the folder holding initdb)"
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown "$(fi_pg_user)" "$dir"
@@ -61,9 +77,15 @@ fi_pg_start() {
         fi_as_pg "$PG_BIN/initdb" -D "$dir/data" -U fi_admin --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
             || fi_die "initdb failed, see $dir/initdb.log"
     fi
-    fi_as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" start >/dev/null \
-        || fi_die "PostgreSQL did not start, see $dir/postgres.log"
+    FI_PG_STARTED=0
+    if fi_as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        echo "reusing the PostgreSQL cluster already running in $dir"
+    else
+        fi_as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+            -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $speed" start >/dev/null \
+            || fi_die "PostgreSQL did not start on port $port, see $dir/postgres.log"
+        FI_PG_STARTED=1
+    fi
     "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U fi_admin -d postgres -qtAc \
         "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'odoo') THEN CREATE ROLE odoo LOGIN CREATEDB; END IF; END \$\$" \
         || fi_die "could not create the database role"
@@ -100,4 +122,25 @@ ${5:-}
 [queue_job]
 channels = root:2,root.fi:2
 CONF
+}
+
+# fi_log_filter: the part of an Odoo log a person reads while tests run -- the
+# server and test runner lines, the suite's modules loading, every test started,
+# and every warning or error with its traceback (the lines that follow it); not
+# the access errors that HTTP tests provoke on purpose (odoo.http warnings).
+# FI_VERBOSE=1 shows the whole log.
+fi_log_filter() {
+    if [ "${FI_VERBOSE:-0}" = 1 ]; then cat; return; fi
+    awk '
+        /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9:,]+ [0-9]+ [A-Z]+ / {
+            level = $4; logger = $6
+            show = level ~ /^(ERROR|CRITICAL)$/ \
+                || (level == "WARNING" && logger != "odoo.http:") \
+                || logger ~ /^(odoo|odoo\.service\.server|odoo\.tests\.(result|stats)):$/ \
+                || (logger ~ /^odoo\.addons\..*\.tests\./ && $0 !~ /: waiting for threads: /) \
+                || (logger == "odoo.modules.loading:" \
+                    && $0 ~ /Loading module finance_integration|loading [0-9]+ modules|modules loaded in/)
+        }
+        show { print; fflush() }
+    '
 }

@@ -80,7 +80,7 @@ class Server:
         parser.read(CONF)
         parser["options"]["server_wide_modules"] = "base,web,queue_job"
         parser["queue_job"] = {"channels": "root:2,root.fi:2"}
-        handle, self.conf = tempfile.mkstemp(suffix=".conf")
+        handle, self.conf = tempfile.mkstemp(suffix=".conf", dir=os.path.dirname(CONF))
         with os.fdopen(handle, "w") as conf:
             parser.write(conf)
         self.log = open(self.conf + ".log", "w")
