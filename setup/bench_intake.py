@@ -63,7 +63,7 @@ LABELS = {
 }
 LEVELS = (1, 8, 32)
 # events written per wrk run (a run must never cycle back to an event already sent)
-EVENTS_PER_SECOND_MAX = {"ours": 1500, "odoo": 800, "floor": 1500}
+EVENTS_PER_SECOND_MAX = {"ours": 2500, "odoo": 1000, "floor": 2500}
 
 LUA = r"""
 local threads = {}

@@ -1,5 +1,6 @@
 """Redaction of secrets from payloads and headers before anyone sees them."""
 
+import json
 import re
 
 MASK = "***"
@@ -18,24 +19,76 @@ DROPPED_HEADERS = frozenset(
 )
 
 
+#: decisions of SENSITIVE_KEY per key name: payloads of one system repeat the
+#: same few hundred keys, a dictionary lookup is many times cheaper than the regex
+_SENSITIVE = {}
+_SENSITIVE_MAX = 8192
+
+
+def is_sensitive_key(key):
+    """True when the value of ``key`` must never be shown."""
+    try:
+        return _SENSITIVE[key]
+    except KeyError:
+        if len(_SENSITIVE) >= _SENSITIVE_MAX:
+            _SENSITIVE.clear()
+        found = _SENSITIVE[key] = bool(SENSITIVE_KEY.search(key))
+        return found
+
+
 def redact_value(value):
     """Copy of a JSON value with the values of sensitive keys masked.
+
+    Parts without anything to mask are shared with ``value``, not copied: the
+    result must be treated as read-only.
 
     >>> redact_value({"id": "x", "client_secret": "s", "n": [{"api_key": 1}]})
     {'id': 'x', 'client_secret': '***', 'n': [{'api_key': '***'}]}
     """
     if isinstance(value, dict):
-        return {
-            key: (
-                MASK
-                if isinstance(key, str) and SENSITIVE_KEY.search(key) and val
-                else redact_value(val)
-            )
-            for key, val in value.items()
-        }
+        copy = None
+        for key, val in value.items():
+            if val and isinstance(key, str) and is_sensitive_key(key):
+                new = MASK
+            elif isinstance(val, dict | list):
+                new = redact_value(val)
+            else:
+                continue
+            if new is not val:
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = new
+        return value if copy is None else copy
     if isinstance(value, list):
-        return [redact_value(item) for item in value]
+        copy = None
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                new = redact_value(item)
+                if new is not item:
+                    if copy is None:
+                        copy = list(value)
+                    copy[index] = new
+        return value if copy is None else copy
     return value
+
+
+def redacted_json(value):
+    """The redacted copy of a JSON value as stored: compact JSON text.
+
+    Compact because Python's C encoder only writes compact JSON (an indented
+    copy is encoded in pure Python, several times slower); views indent it.
+    """
+    return json.dumps(redact_value(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def pretty_json(text):
+    """Indented JSON for display; text that is not JSON is returned unchanged."""
+    if not text:
+        return text
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 def redact_headers(headers, secret_headers=()):
@@ -50,5 +103,5 @@ def redact_headers(headers, secret_headers=()):
         lower = name.lower()
         if lower in DROPPED_HEADERS:
             continue
-        safe[name] = MASK if lower in secret or SENSITIVE_KEY.search(lower) else value
+        safe[name] = MASK if lower in secret or is_sensitive_key(lower) else value
     return safe

@@ -19,3 +19,4 @@ from . import fi_exception_mapping
 from . import fi_message_stat
 from . import fi_alert
 from . import fi_dashboard
+from . import res_company

@@ -4,9 +4,11 @@ import logging
 import os
 import re
 import secrets
+import time
 import uuid
+from functools import partial
 
-from odoo import _, api, fields, models, tools
+from odoo import SUPERUSER_ID, _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 
 from ..lib import http as fi_http
@@ -14,7 +16,8 @@ from ..lib.crypto import EncryptionKeyError, SecretBox, parse_keys
 from ..lib.errors import SignatureError
 from ..lib.hashing import sha256_hex
 from ..lib.jsonpointer import resolve_pointer
-from ..lib.redact import redact_headers, redact_value
+from ..lib.outbox import SLOT_SECONDS, PlannedSlots, dispatch_slot, naive_utc
+from ..lib.redact import redact_headers, redacted_json
 from ..lib.signature import verify_hmac_sha256
 
 _logger = logging.getLogger(__name__)
@@ -28,6 +31,9 @@ SECRET_FIELDS = {
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.\-]+\+)?json$")
+
+#: per server process: dispatcher slots known to be planned (lib/outbox.py)
+_PLANNED_DISPATCH = PlannedSlots()
 
 
 def _secret_box():
@@ -357,6 +363,10 @@ class FiEndpoint(models.Model):
         self.env.registry.clear_cache()
         return res
 
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_logged(self):
+        self.env["fi.message"]._fi_check_unreferenced("endpoint_id", self)
+
     def action_activate(self):
         """Activate or resume: what waited in the outbox is dispatched again."""
         self.write({"state": "active"})
@@ -535,15 +545,11 @@ class FiEndpoint(models.Model):
         correlation_id = headers.get("X-Correlation-ID") or headers.get("X-Request-ID")
         if not correlation_id or not _CORRELATION_ID.match(correlation_id):
             correlation_id = uuid.uuid4().hex
-        display = (
-            json.dumps(redact_value(document), indent=2, ensure_ascii=False)
-            if document is not None
-            else None
-        )
+        redacted = redacted_json(document) if document is not None else None
         stored_headers = json.dumps(
             redact_headers(dict(headers), self._fi_signature_headers(config))
         )
-        message_id, dispatcher_pending = self.env["fi.message"]._fi_insert_inbound(
+        message_id = self.env["fi.message"]._fi_insert_inbound(
             config,
             {
                 "flow_id": flow_id,
@@ -554,7 +560,7 @@ class FiEndpoint(models.Model):
                 "correlation_id": correlation_id,
                 "payload": text,
                 "payload_encoding": encoding,
-                "payload_display": display,
+                "payload_redacted": redacted,
                 "payload_sha256": digest,
                 "payload_size": len(body),
                 "headers_json": stored_headers,
@@ -566,8 +572,7 @@ class FiEndpoint(models.Model):
             return 200, {"status": "duplicate", "idempotency_key": idempotency_key}
         message = self.env["fi.message"].browse(message_id)
         if state == "new":
-            if not dispatcher_pending:
-                self.browse(config["id"])._fi_enqueue_dispatcher(config["user_id"])
+            self._fi_plan_dispatch(config)
         elif state != "ignored":
             reason = "malformed_payload" if state == "invalid" else "unknown_event"
             message.with_user(config["user_id"])._fi_open_exception(
@@ -584,17 +589,74 @@ class FiEndpoint(models.Model):
     # ------------------------------------------------------------------
     # dispatch: the stored messages are an outbox drained by queue jobs
     # ------------------------------------------------------------------
-    def _fi_dispatcher_identity(self):
-        return f"fi.dispatch:{self.id}"
+    def _fi_dispatcher_identity(self, slot=None):
+        suffix = "" if slot is None else f":{slot}"
+        return f"fi.dispatch:{self.id}{suffix}"
 
-    def _fi_enqueue_dispatcher(self, user_id=None):
+    def _fi_enqueue_dispatcher(self, user_id=None, slot=None, eta=None):
+        """A dispatcher job for this endpoint (one pending per identity): now,
+        or planned for a dispatch ``slot`` starting at ``eta`` (naive UTC)."""
         self.ensure_one()
         endpoint = self.with_user(user_id or self.integration_user_id.id)
-        endpoint.with_delay(
+        return endpoint.with_delay(
             channel="root.fi",
-            identity_key=self._fi_dispatcher_identity(),
+            eta=eta,
+            identity_key=self._fi_dispatcher_identity(slot),
             description=f"Dispatch received messages of endpoint {self.id}",
         )._fi_dispatch()
+
+    @api.model
+    def _fi_plan_dispatch(self, config):
+        """Make sure a dispatcher job starts after this transaction commits.
+
+        Intake plans dispatchers on slot boundaries (lib/outbox.py): the first
+        message of a slot in a server process looks for the slot's pending
+        dispatcher (creating it when missing); the following ones rely on it
+        without a query. After the commit, a message committed too late for
+        that slot's dispatcher gets a dispatcher of its own.
+        """
+        cr = self.env.cr
+        key = (cr.dbname, config["id"])
+        now = time.time()
+        slot, start = dispatch_slot(now)
+        if not _PLANNED_DISPATCH.covers(key, slot):
+            endpoint = self.browse(config["id"])
+            wanted = (slot, slot + 1)
+            cr.execute(
+                "SELECT identity_key FROM queue_job "
+                "WHERE identity_key IN %s AND state = 'pending'",
+                (tuple(endpoint._fi_dispatcher_identity(n) for n in wanted),),
+            )
+            found = {row[0] for row in cr.fetchall()}
+            if not found:
+                endpoint._fi_enqueue_dispatcher(
+                    config["user_id"],
+                    slot=slot,
+                    eta=naive_utc(start),
+                )
+            elif endpoint._fi_dispatcher_identity(slot) not in found:
+                slot, start = slot + 1, start + SLOT_SECONDS  # the next one
+            cr.postcommit.add(partial(_PLANNED_DISPATCH.mark, key, slot))
+        cr.postcommit.add(partial(self._fi_dispatch_if_late, config, start))
+
+    @api.model
+    def _fi_dispatch_if_late(self, config, start):
+        """After commit: when the slot's dispatcher may have started before this
+        message was committed, queue a dispatcher that starts after it."""
+        if time.time() < start:
+            return
+        try:
+            with self.env.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["fi.endpoint"].browse(config["id"])._fi_enqueue_dispatcher(
+                    config["user_id"]
+                )
+        except Exception:  # noqa: BLE001 - the message is stored: the cron catches up
+            _logger.exception(
+                "endpoint %s: no dispatcher queued after a late commit; the "
+                "dispatch cron will pick the message up",
+                config["id"],
+            )
 
     def _fi_dispatch(self, batch=500, max_batches=20):
         """Turn received messages into one processing job each, in batches."""
@@ -615,9 +677,14 @@ class FiEndpoint(models.Model):
             if not ids:
                 break
             self.env["fi.message"].browse(ids)._fi_enqueue_processing()
+            self.env.flush_all()  # the next batch's query must see them queued
             total += len(ids)
             if len(ids) < batch:
                 break
+        else:
+            # a backlog larger than one run: the next run follows at once
+            self._fi_enqueue_dispatcher()
+            return f"{total} messages dispatched, more to follow"
         return f"{total} messages dispatched"
 
     def _fi_dispatch_held_clause(self):
@@ -700,9 +767,7 @@ class FiEndpoint(models.Model):
                     "idempotency_key": idempotency_key or str(uuid.uuid4()),
                     "correlation_id": correlation_id or uuid.uuid4().hex,
                     "payload": body.decode("utf-8"),
-                    "payload_display": json.dumps(
-                        redact_value(payload), indent=2, ensure_ascii=False
-                    ),
+                    "payload_redacted": redacted_json(payload),
                     "payload_sha256": sha256_hex(body),
                     "payload_size": len(body),
                     "res_model": record._name if record else False,

@@ -155,6 +155,10 @@ class FiFlow(models.Model):
         self.env.registry.clear_cache()
         return res
 
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_logged(self):
+        self.env["fi.message"]._fi_check_unreferenced("flow_id", self)
+
     def _fi_schema_errors(self, document):
         self.ensure_one()
         if not self.schema_json:

@@ -8,10 +8,12 @@ from psycopg2 import errorcodes
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
+from odoo.tools import SQL
 
 from ..lib.backoff import next_retry_delay
 from ..lib.errors import FiBusinessError, FiError
 from ..lib.jsonpointer import resolve_pointer
+from ..lib.redact import pretty_json
 
 _logger = logging.getLogger(__name__)
 
@@ -51,37 +53,44 @@ INTAKE_PARAMS = (
     "correlation_id",
     "payload",
     "payload_encoding",
-    "payload_display",
+    "payload_redacted",
     "payload_sha256",
     "payload_size",
     "headers_json",
     "remote_addr",
     "error_message",
     "error_class",
-    "dispatcher",
 )
 INTAKE_SQL = """
-    WITH m AS (
-        INSERT INTO fi_message AS m
-            (endpoint_id, flow_id, company_id, direction, state,
-             event_type, external_id, idempotency_key,
-             correlation_id, payload, payload_encoding, payload_display,
-             payload_sha256, payload_size, headers_json, remote_addr,
-             error_message, error_class, attempts, duplicate_count,
-             create_date, write_date)
-        VALUES (%s, %s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                %s, %s, %s, 0, 0,
-                now() at time zone 'UTC', now() at time zone 'UTC')
-        ON CONFLICT (endpoint_id, direction, idempotency_key) DO UPDATE
-           SET duplicate_count = m.duplicate_count + 1,
-               last_duplicate_at = now() at time zone 'UTC'
-        RETURNING m.id, (xmax = 0) AS inserted
-    )
-    SELECT CASE WHEN m.inserted THEN m.id END,
-           EXISTS(SELECT 1 FROM queue_job
-                   WHERE identity_key = %s AND state = 'pending')
-      FROM m
+    INSERT INTO fi_message AS m
+        (endpoint_id, flow_id, company_id, direction, state,
+         event_type, external_id, idempotency_key,
+         correlation_id, payload, payload_encoding, payload_redacted,
+         payload_sha256, payload_size, headers_json, remote_addr,
+         error_message, error_class, attempts, duplicate_count,
+         create_date, write_date)
+    VALUES (%s, %s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+            %s, %s, %s, 0, 0,
+            now() at time zone 'UTC', now() at time zone 'UTC')
+    ON CONFLICT (endpoint_id, direction, idempotency_key) DO UPDATE
+       SET duplicate_count = m.duplicate_count + 1,
+           last_duplicate_at = now() at time zone 'UTC'
+    RETURNING CASE WHEN xmax = 0 THEN m.id END
 """
+
+
+class LogReference(fields.Many2one):
+    """A Many2one of the message log whose column has no foreign key.
+
+    PostgreSQL checks a foreign key with one query per inserted row, planned
+    again in every request (Odoo resets pooled connections): on the webhook
+    path the checks of endpoint, flow and company cost more than the insert
+    itself. The ORM keeps these references instead: an endpoint, flow or company
+    the log refers to cannot be deleted (``_fi_check_unreferenced``).
+    """
+
+    def update_db_foreign_key(self, model, column):
+        return
 
 
 class FiMessage(models.Model):
@@ -92,11 +101,13 @@ class FiMessage(models.Model):
     _order = "id desc"
     _rec_name = "display_name"
 
-    endpoint_id = fields.Many2one(
+    endpoint_id = LogReference(
         "fi.endpoint", required=True, readonly=True, ondelete="restrict"
     )
-    flow_id = fields.Many2one("fi.flow", readonly=True, index=True, ondelete="restrict")
-    company_id = fields.Many2one("res.company", required=True, readonly=True)
+    flow_id = LogReference("fi.flow", readonly=True, index=True, ondelete="restrict")
+    company_id = LogReference(
+        "res.company", required=True, readonly=True, ondelete="restrict"
+    )
     direction = fields.Selection(
         [("in", "Inbound"), ("out", "Outbound")], required=True, readonly=True
     )
@@ -118,7 +129,12 @@ class FiMessage(models.Model):
         default="text",
         readonly=True,
     )
-    payload_display = fields.Text("Payload (redacted)", readonly=True)
+    # the redacted copy, stored at intake as compact JSON (secrets masked);
+    # shown indented
+    payload_redacted = fields.Text("Payload (redacted, stored)", readonly=True)
+    payload_display = fields.Text(
+        "Payload (redacted)", compute="_compute_payload_display"
+    )
     payload_sha256 = fields.Char("Payload SHA-256", readonly=True)
     payload_size = fields.Integer(readonly=True)
     headers_json = fields.Text("Headers (redacted)", readonly=True)
@@ -146,6 +162,11 @@ class FiMessage(models.Model):
     job_uuid = fields.Char(readonly=True, copy=False)
     exception_ids = fields.One2many("fi.exception", "fi_message_id", readonly=True)
 
+    @api.depends("payload_redacted")
+    def _compute_payload_display(self):
+        for message in self:
+            message.payload_display = pretty_json(message.payload_redacted)
+
     def _compute_display_name(self):
         for message in self:
             direction = "IN" if message.direction == "in" else "OUT"
@@ -165,11 +186,13 @@ class FiMessage(models.Model):
         self.env.cr.execute(
             "ALTER TABLE fi_message ALTER COLUMN duplicate_count SET DEFAULT 0"
         )
-        # bodies are stored as received: compressing them on every webhook
-        # costs more CPU than the disk it saves
+        # A webhook row (body + redacted copy, a few kB) stays whole in its heap
+        # page: neither compressed nor moved to the TOAST table, both of which
+        # cost every webhook CPU. Only rows over 8 kB are compressed.
         self.env.cr.execute(
-            "ALTER TABLE fi_message ALTER COLUMN payload SET STORAGE EXTERNAL, "
-            "ALTER COLUMN payload_display SET STORAGE EXTERNAL"
+            "ALTER TABLE fi_message SET (toast_tuple_target = 8160), "
+            "ALTER COLUMN payload SET STORAGE EXTENDED, "
+            "ALTER COLUMN payload_redacted SET STORAGE EXTENDED"
         )
         for name, definition in (
             ("fi_message_endpoint_date_idx", "(endpoint_id, create_date)"),
@@ -191,11 +214,53 @@ class FiMessage(models.Model):
             self.env.cr.execute(
                 f"CREATE INDEX IF NOT EXISTS {name} ON fi_message {definition}"
             )
+        # references kept by the ORM, not by foreign keys (LogReference)
+        self.env.cr.execute(
+            "ALTER TABLE fi_message "
+            "DROP CONSTRAINT IF EXISTS fi_message_endpoint_id_fkey, "
+            "DROP CONSTRAINT IF EXISTS fi_message_flow_id_fkey, "
+            "DROP CONSTRAINT IF EXISTS fi_message_company_id_fkey"
+        )
         # the idempotency keys: unique per endpoint and direction, in the database
         self.env.cr.execute(
             "CREATE UNIQUE INDEX IF NOT EXISTS fi_message_idempotency_key_uniq "
             "ON fi_message (endpoint_id, direction, idempotency_key)"
         )
+
+    @api.model
+    def _fi_check_unreferenced(self, field_name, records):
+        """Refuse to delete ``records`` while messages refer to them through
+        ``field_name`` (the foreign key the log does without)."""
+        if not records:
+            return
+        self.flush_model([field_name])
+        column = SQL.identifier(field_name)
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s, count(*) FROM fi_message WHERE %s IN %s GROUP BY 1",
+                column,
+                column,
+                tuple(records.ids),
+            )
+        )
+        counts = dict(self.env.cr.fetchall())
+        referenced = [
+            self.env._(
+                "%(name)s (%(count)s messages)",
+                name=rec.display_name,
+                count=counts[rec.id],
+            )
+            for rec in records
+            if rec.id in counts
+        ]
+        if referenced:
+            raise UserError(
+                self.env._(
+                    "%(records)s cannot be deleted: the message log refers to "
+                    "it. Archive or disable it instead.",
+                    records=", ".join(referenced),
+                )
+            )
 
     # ------------------------------------------------------------------
     # intake
@@ -204,8 +269,8 @@ class FiMessage(models.Model):
     def _fi_insert_inbound(self, config, values):
         """Store one inbound message in one statement.
 
-        Returns ``(message_id, dispatcher_pending)``; ``message_id`` is None when
-        the idempotency key was already used (a duplicate delivery: nothing is
+        Returns the new message's id, or None when the idempotency key was
+        already used (a duplicate delivery: nothing is
         created, the first message's duplicate counter goes up). The unique
         index on (endpoint, direction, key) makes this hold for simultaneous
         deliveries on different workers.
@@ -220,10 +285,9 @@ class FiMessage(models.Model):
             endpoint=config["id"],
             company=config["company_id"],
             error_class="technical" if values["state"] == "invalid" else None,
-            dispatcher=f"fi.dispatch:{config['id']}",
         )
         cr.execute(INTAKE_SQL, [values.get(name) for name in INTAKE_PARAMS])
-        return cr.fetchone()
+        return cr.fetchone()[0]
 
     # ------------------------------------------------------------------
     # processing

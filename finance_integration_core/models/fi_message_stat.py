@@ -262,9 +262,16 @@ class FiMessageStat(models.Model):
             self._table,
             ["hour", "endpoint_id", "(COALESCE(flow_id, 0))", "direction"],
         )
-        # the refresh finds the hours to recompute through these
-        create_index(cr, "fi_message_create_date_idx", "fi_message", ["create_date"])
-        create_index(cr, "fi_message_write_date_idx", "fi_message", ["write_date"])
+        # The refresh finds the hours to recompute through these. BRIN: rows
+        # are appended in time order, a block-range summary serves these range
+        # scans and costs a webhook almost nothing, unlike a btree entry.
+        cr.execute("DROP INDEX IF EXISTS fi_message_create_date_idx")
+        cr.execute("DROP INDEX IF EXISTS fi_message_write_date_idx")
+        for column in ("create_date", "write_date"):
+            cr.execute(
+                f"CREATE INDEX IF NOT EXISTS fi_message_{column}_brin "
+                f"ON fi_message USING brin ({column}) WITH (autosummarize = on)"
+            )
         # keys live on the message row (fi_idempotency_key is a view of it)
         cr.execute(
             "CREATE INDEX IF NOT EXISTS fi_message_last_duplicate_idx "

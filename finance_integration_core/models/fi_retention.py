@@ -40,7 +40,7 @@ class FiEndpoint(models.Model):
                 self.env.cr.execute(
                     """
                     UPDATE fi_message m
-                       SET payload = NULL, payload_display = NULL,
+                       SET payload = NULL, payload_redacted = NULL,
                            headers_json = NULL, response_body = NULL,
                            payload_purged_at = now() at time zone 'UTC'
                      WHERE m.id IN (
@@ -77,6 +77,7 @@ class FiEndpoint(models.Model):
         self.env["fi.message"].invalidate_model(
             [
                 "payload",
+                "payload_redacted",
                 "payload_display",
                 "headers_json",
                 "response_body",

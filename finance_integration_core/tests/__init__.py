@@ -16,3 +16,4 @@ from . import test_governance_lib
 from . import test_value_map
 from . import test_alerting
 from . import test_dashboard
+from . import test_log_references

@@ -125,6 +125,28 @@ class TestRedactionAndHashing(BaseCase):
         self.assertEqual(shown["nested"][0], {"card_number": redact.MASK, "amount": 10})
         self.assertEqual(shown["Authorization"], redact.MASK)
         self.assertEqual(doc["password"], "p", "the original must stay untouched")
+        self.assertEqual(doc["nested"][0]["card_number"], "4242424242424242")
+
+    def test_secrets_in_lists_of_lists_are_masked_and_the_rest_kept(self):
+        doc = {"rows": [[{"Client_Secret": "cs_1"}, {"note": "ok"}], [1, 2]], "e": {}}
+        for _repeat in range(2):  # the second time from the per-key cache
+            shown = redact.redact_value(doc)
+            self.assertEqual(
+                shown,
+                {"rows": [[{"Client_Secret": "***"}, {"note": "ok"}], [1, 2]], "e": {}},
+            )
+        self.assertEqual(doc["rows"][0][0]["Client_Secret"], "cs_1")
+        untouched = {"a": [1, {"b": 2}]}
+        self.assertIs(redact.redact_value(untouched), untouched, "nothing copied")
+
+    def test_stored_redacted_copy_is_compact_json_shown_indented(self):
+        text = redact.redacted_json({"id": "evt_1", "api_key": "sk_live_x", "n": [1]})
+        self.assertEqual(text, '{"id":"evt_1","api_key":"***","n":[1]}')
+        self.assertEqual(
+            redact.pretty_json(text),
+            '{\n  "id": "evt_1",\n  "api_key": "***",\n  "n": [\n    1\n  ]\n}',
+        )
+        self.assertEqual(redact.pretty_json("not json"), "not json")
 
     def test_credentials_and_cookies_are_dropped_from_headers(self):
         headers = {

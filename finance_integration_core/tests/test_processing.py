@@ -1,11 +1,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Dispatch, processing, retries, dead letters, business failures and replay."""
 
+import time
 from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import tagged
 
+from ..lib.outbox import dispatch_slot
+from ..models.fi_endpoint import _PLANNED_DISPATCH
 from .common import FiCommon
 
 POSTING_CODE = """
@@ -186,6 +189,43 @@ class TestProcessing(FiCommon):
         self.endpoint.action_activate()
         self.run_jobs()
         self.assertEqual(message.state, "done")
+
+    def planned_key(self):
+        key = (self.env.cr.dbname, self.endpoint.id)
+        self.addCleanup(_PLANNED_DISPATCH._slots.pop, key, None)
+        return key
+
+    def test_process_that_knows_the_slot_is_planned_queries_nothing(self):
+        key = self.planned_key()
+        slot, _start = dispatch_slot(time.time())
+        _PLANNED_DISPATCH.mark(key, slot + 5)  # as after a committed intake
+        self.endpoint._fi_endpoint_config(self.endpoint.key)  # cached
+        with self.assertQueryCount(1):  # the INSERT of the message, nothing else
+            self.receive(self.event("evt_known_slot"))
+        self.assertFalse(self.pending_jobs("_fi_dispatch"))
+
+    def test_message_committed_after_its_slot_started_gets_its_own_dispatcher(self):
+        config = self.endpoint._fi_endpoint_config(self.endpoint.key)
+        self.registry.enter_test_mode(self.env.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        endpoints = self.env["fi.endpoint"]
+        endpoints._fi_dispatch_if_late(config, time.time() + 60)
+        self.assertFalse(self.pending_jobs("_fi_dispatch"), "in time: nothing more")
+        endpoints._fi_dispatch_if_late(config, time.time() - 0.01)
+        late = self.pending_jobs("_fi_dispatch")
+        self.assertEqual(late.identity_key, f"fi.dispatch:{self.endpoint.id}")
+        self.assertFalse(late.eta, "starts at once, after the message's commit")
+        self.assertEqual(late.user_id, self.bot)
+
+    def test_backlog_larger_than_one_run_queues_the_next_run(self):
+        messages = self.deliver("evt_b1") | self.deliver("evt_b2")
+        messages |= self.deliver("evt_b3")
+        self.pending_jobs("_fi_dispatch").unlink()
+        result = self.endpoint._fi_dispatch(batch=1, max_batches=2)
+        self.assertEqual(result, "2 messages dispatched, more to follow")
+        self.assertEqual(messages.mapped("state").count("new"), 1)
+        self.run_jobs()
+        self.assertEqual(set(messages.mapped("state")), {"done"})
 
     def test_cron_dispatches_what_no_dispatcher_picked_up(self):
         message = self.deliver("evt_cron", name="Tyrell")

@@ -3,10 +3,14 @@
 
 import json
 import time
+from types import SimpleNamespace
+from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 
+from ..lib.outbox import naive_utc
 from ..lib.signature import sign
+from ..models import fi_endpoint
 from .common import SECRET, SECRET_NEXT, FiCommon
 
 
@@ -88,13 +92,32 @@ class TestWebhookIntake(FiCommon, HttpCase):
         key = self.env["fi.idempotency.key"].search([("message_id", "=", first_id)])
         self.assertEqual(key.duplicate_count, 3)
 
-    def test_second_message_reuses_the_pending_dispatcher(self):
-        for n in range(3):
-            body = self.body_of(self.event(f"evt_batch_{n}"))
-            self.assertEqual(
-                self.post(body, self.signed_headers(body)).status_code, 200
-            )
-        self.assertEqual(len(self.pending_jobs("_fi_dispatch")), 1)
+    def test_messages_of_one_dispatch_slot_share_one_planned_dispatcher(self):
+        second = int(time.time()) + 5
+        clock = SimpleNamespace(time=lambda: second + 0.1)
+        with patch.object(fi_endpoint, "time", clock):
+            for n in range(3):
+                body = self.body_of(self.event(f"evt_batch_{n}"))
+                self.assertEqual(
+                    self.post(body, self.signed_headers(body)).status_code, 200
+                )
+        dispatcher = self.pending_jobs("_fi_dispatch")
+        self.assertEqual(len(dispatcher), 1)
+        # planned on the next whole second at least the margin ahead: it starts
+        # after the transactions of these messages have committed
+        self.assertEqual(dispatcher.eta, naive_utc(second + 1))
+        self.assertEqual(
+            dispatcher.identity_key, f"fi.dispatch:{self.endpoint.id}:{second + 1}"
+        )
+        # the next slot gets a dispatcher of its own
+        clock.time = lambda: second + 0.9
+        with patch.object(fi_endpoint, "time", clock):
+            body = self.body_of(self.event("evt_batch_next"))
+            self.post(body, self.signed_headers(body))
+        self.assertEqual(
+            self.pending_jobs("_fi_dispatch").mapped("eta"),
+            [naive_utc(second + 1), naive_utc(second + 2)],
+        )
 
     def test_forged_signature_is_refused_and_recorded(self):
         body = self.body_of(self.event("evt_forged"))
