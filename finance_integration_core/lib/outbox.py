@@ -53,3 +53,6 @@ class PlannedSlots:
     def mark(self, key, slot):
         if self._slots.get(key, -1) < slot:
             self._slots[key] = slot
+
+    def forget(self, key):
+        self._slots.pop(key, None)

@@ -1,3 +1,4 @@
+from . import fi_lookup_cache_mixin
 from . import fi_endpoint
 from . import fi_flow
 from . import fi_message

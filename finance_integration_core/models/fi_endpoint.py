@@ -52,7 +52,7 @@ class FiEndpoint(models.Model):
 
     _name = "fi.endpoint"
     _description = "Finance Integration Endpoint"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "fi.lookup.cache.mixin"]
     _order = "sequence, name, id"
 
     name = fields.Char(required=True, tracking=True)
@@ -350,18 +350,7 @@ class FiEndpoint(models.Model):
         for endpoint, values in zip(endpoints, secrets_list, strict=True):
             for name, value in values.items():
                 endpoint._fi_store_secret(name, value)
-        self.env.registry.clear_cache()
         return endpoints
-
-    def write(self, vals):
-        res = super().write(vals)
-        self.env.registry.clear_cache()
-        return res
-
-    def unlink(self):
-        res = super().unlink()
-        self.env.registry.clear_cache()
-        return res
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_logged(self):

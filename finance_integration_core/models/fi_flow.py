@@ -12,7 +12,7 @@ class FiFlow(models.Model):
 
     _name = "fi.flow"
     _description = "Finance Integration Flow"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "fi.lookup.cache.mixin"]
     _order = "endpoint_id, sequence, id"
 
     name = fields.Char(required=True, tracking=True)
@@ -139,21 +139,33 @@ class FiFlow(models.Model):
                     _("Flow %s runs a server action: choose which one.", flow.name)
                 )
 
+    # records that follow a flow's settings (automation rule, batch cron)
     @api.model_create_multi
     def create(self, vals_list):
         flows = super().create(vals_list)
-        self.env.registry.clear_cache()
+        flows._fi_sync_side_records(None)
         return flows
 
     def write(self, vals):
         res = super().write(vals)
-        self.env.registry.clear_cache()
+        self._fi_sync_side_records(set(vals))
         return res
 
     def unlink(self):
+        side = self._fi_side_records()
         res = super().unlink()
-        self.env.registry.clear_cache()
+        for records in side:
+            records.sudo().unlink()
         return res
+
+    def _fi_sync_side_records(self, changed):
+        """Hook: bring the records that follow these flows' settings in step;
+        ``changed`` holds the fields written (None: the flows are new)."""
+
+    def _fi_side_records(self):
+        """Hook: the records these flows own, deleted with them (a list of
+        recordsets of any models)."""
+        return []
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_logged(self):

@@ -71,23 +71,22 @@ class FiFlow(models.Model):
                     )
                 )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        flows = super().create(vals_list)
-        flows._fi_sync_automation()
-        return flows
-
-    def write(self, vals):
-        res = super().write(vals)
-        if {"trigger_on", "model_id", "enabled", "payload_field_ids"} & set(vals):
+    def _fi_sync_side_records(self, changed):
+        super()._fi_sync_side_records(changed)
+        if (
+            changed is None
+            or {
+                "trigger_on",
+                "model_id",
+                "enabled",
+                "payload_field_ids",
+            }
+            & changed
+        ):
             self._fi_sync_automation()
-        return res
 
-    def unlink(self):
-        automations = self.automation_id
-        res = super().unlink()
-        automations.sudo().unlink()
-        return res
+    def _fi_side_records(self):
+        return [*super()._fi_side_records(), self.automation_id]
 
     def _fi_sync_automation(self):
         """Keep one automation rule per triggered flow, matching its settings."""

@@ -31,23 +31,22 @@ class FiFlow(models.Model):
                     _("Flow %s: batch interval and size must be at least 1.", flow.name)
                 )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        flows = super().create(vals_list)
-        flows._fi_sync_cron()
-        return flows
-
-    def write(self, vals):
-        res = super().write(vals)
-        if {"sync_tier", "batch_interval_minutes", "enabled", "name"} & set(vals):
+    def _fi_sync_side_records(self, changed):
+        super()._fi_sync_side_records(changed)
+        if (
+            changed is None
+            or {
+                "sync_tier",
+                "batch_interval_minutes",
+                "enabled",
+                "name",
+            }
+            & changed
+        ):
             self._fi_sync_cron()
-        return res
 
-    def unlink(self):
-        crons = self.cron_id
-        res = super().unlink()
-        crons.sudo().unlink()
-        return res
+    def _fi_side_records(self):
+        return [*super()._fi_side_records(), self.cron_id]
 
     def _fi_sync_cron(self):
         """A scheduled batch flow runs on a cron of its own."""

@@ -22,7 +22,7 @@ class FiValueMap(models.Model):
 
     _name = "fi.value.map"
     _description = "Finance Integration Value Map"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "fi.lookup.cache.mixin"]
     _order = "code, endpoint_id, id"
 
     name = fields.Char(required=True, tracking=True)
@@ -116,23 +116,14 @@ class FiValueMap(models.Model):
         if not is_change_control(self.env):
             for vals in vals_list:
                 vals.pop("active_version_id", None)
-        maps = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return maps
+        return super().create(vals_list)
 
     def write(self, vals):
         if "active_version_id" in vals and not is_change_control(self.env):
             raise UserError(
                 _("The active version of a value map changes by activating one.")
             )
-        res = super().write(vals)
-        self.env.registry.clear_cache()
-        return res
-
-    def unlink(self):
-        res = super().unlink()
-        self.env.registry.clear_cache()
-        return res
+        return super().write(vals)
 
     # ------------------------------------------------------------------
     # lookup
@@ -308,7 +299,6 @@ class FiValueMapVersion(models.Model):
         self.map_id.with_context(fi_change_control=CHANGE_CONTROL).write(
             {"active_version_id": self.id}
         )
-        self.env.registry.clear_cache()
         self.map_id._fi_replay_waiting(self.line_ids.mapped("external_code"))
 
     def _fi_add_line(self, values, note=None):
@@ -333,7 +323,6 @@ class FiValueMapVersion(models.Model):
                 user=self.env.user.name,
             ),
         )
-        self.env.registry.clear_cache()
         return line
 
 
@@ -342,6 +331,7 @@ class FiValueMapLine(models.Model):
 
     _name = "fi.value.map.line"
     _description = "Finance Integration Value Map Line"
+    _inherit = ["fi.lookup.cache.mixin"]
     _order = "external_code, id"
     _rec_name = "external_code"
 
@@ -427,14 +417,12 @@ class FiValueMapLine(models.Model):
         self._fi_check_version_editable(versions)
         lines = super().create(vals_list)
         lines.version_id._fi_add_contributor()
-        self.env.registry.clear_cache()
         return lines
 
     def write(self, vals):
         self._fi_check_version_editable(self.version_id)
         res = super().write(vals)
         self.version_id._fi_add_contributor()
-        self.env.registry.clear_cache()
         return res
 
     def unlink(self):
@@ -442,5 +430,4 @@ class FiValueMapLine(models.Model):
         versions = self.version_id
         res = super().unlink()
         versions.exists()._fi_add_contributor()
-        self.env.registry.clear_cache()
         return res

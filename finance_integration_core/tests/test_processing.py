@@ -192,7 +192,7 @@ class TestProcessing(FiCommon):
 
     def planned_key(self):
         key = (self.env.cr.dbname, self.endpoint.id)
-        self.addCleanup(_PLANNED_DISPATCH._slots.pop, key, None)
+        self.addCleanup(_PLANNED_DISPATCH.forget, key)
         return key
 
     def test_process_that_knows_the_slot_is_planned_queries_nothing(self):
