@@ -56,3 +56,12 @@ class FiMissingMappingError(FiBusinessError):
         super().__init__(message)
         self.map_id = map_id
         self.external_code = external_code
+
+
+class FiIgnored(Exception):
+    """Not this connector's business: the message is marked ignored, with the
+    reason, instead of failing (a sender keeps getting its 2xx)."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason

@@ -1,4 +1,5 @@
 from . import fi_lookup_cache_mixin
+from . import fi_audit
 from . import fi_endpoint
 from . import fi_flow
 from . import fi_message

@@ -11,7 +11,7 @@ from odoo.exceptions import AccessError, MissingError, UserError, ValidationErro
 from odoo.tools import SQL
 
 from ..lib.backoff import next_retry_delay
-from ..lib.errors import FiBusinessError, FiError
+from ..lib.errors import FiBusinessError, FiError, FiIgnored
 from ..lib.jsonpointer import resolve_pointer
 from ..lib.redact import pretty_json
 
@@ -335,8 +335,28 @@ class FiMessage(models.Model):
         try:
             with self.env.cr.savepoint():
                 return message._fi_mark_done(message._fi_run_handler())
+        except FiIgnored as err:
+            return message._fi_mark_ignored(err.reason)
         except Exception as err:  # noqa: BLE001 - classified below, never swallowed
             return message._fi_handle_failure(err)
+
+    def _fi_mark_ignored(self, reason):
+        """The handler said the message is none of its business: kept, marked
+        ignored with the reason, any open exception item closed."""
+        self.write(
+            {
+                "state": "ignored",
+                "attempts": self.attempts + 1,
+                "next_retry_at": False,
+                "error_class": False,
+                "error_code": "ignored",
+                "error_message": reason,
+            }
+        )
+        self.exception_ids.filtered(
+            lambda e: e.state in ("new", "in_progress")
+        )._fi_close_by_success()
+        return f"ignored: {reason}"
 
     def _fi_hold_reason(self):
         """Why this message must wait instead of being processed now, or None."""
