@@ -8,7 +8,7 @@ from odoo import fields
 from odoo.tests import tagged
 
 from ..lib.outbox import dispatch_slot
-from ..models.fi_endpoint import _PLANNED_DISPATCH
+from ..models.fi_endpoint_dispatch import PLANNED_DISPATCH
 from .common import FiCommon
 
 POSTING_CODE = """
@@ -192,13 +192,13 @@ class TestProcessing(FiCommon):
 
     def planned_key(self):
         key = (self.env.cr.dbname, self.endpoint.id)
-        self.addCleanup(_PLANNED_DISPATCH.forget, key)
+        self.addCleanup(PLANNED_DISPATCH.forget, key)
         return key
 
     def test_process_that_knows_the_slot_is_planned_queries_nothing(self):
         key = self.planned_key()
         slot, _start = dispatch_slot(time.time())
-        _PLANNED_DISPATCH.mark(key, slot + 5)  # as after a committed intake
+        PLANNED_DISPATCH.mark(key, slot + 5)  # as after a committed intake
         self.endpoint._fi_endpoint_config(self.endpoint.key)  # cached
         with self.assertQueryCount(1):  # the INSERT of the message, nothing else
             self.receive(self.event("evt_known_slot"))
