@@ -10,6 +10,10 @@ test database, with `--workers=2` and the queue_job runner:
   acknowledged event is processed exactly once, and redelivering the events that
   got no answer creates no duplicate.
 
+Nothing here races a timer against the work: the kill follows a number of
+acknowledged deliveries, waits poll for evidence and give up only when the
+work stops moving, so the checks hold on a fast machine and on a slow one.
+
 The sender signs with its own HMAC code, independent from the suite's.
 Prints one line per check and ends with `live: N passed, N failed`.
 """
@@ -107,8 +111,10 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.time() + 120
-        while time.time() < deadline:
+        # wait for evidence (the login page answers); fail at once when the
+        # server exits, and only after a generous bound when it hangs
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if requests.get(self.url + "/web/login", timeout=2).status_code == 200:
                     return
@@ -145,19 +151,25 @@ def signed(event_id, event_type="live.event", secret=SECRET):
     return body, {"Content-Type": "application/json", "X-Signature": f"sha256={digest}"}
 
 
-def post(server, key, body, headers, timeout=10):
+def post(server, key, body, headers, timeout=60):
     return requests.post(
         f"{server.url}/fi/webhook/{key}", data=body, headers=headers, timeout=timeout
     )
 
 
-def wait_for(predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
+def wait_for(progress, done, stall=180):
+    """Poll until ``done(progress())``; give up only when ``progress()`` (a
+    comparable measure of the work done) has not moved for ``stall`` seconds,
+    so a slow machine gets the time it needs and a stuck one fails."""
+    last, moved = progress(), time.monotonic()
+    while not done(last):
+        if time.monotonic() - moved > stall:
+            return False
         time.sleep(0.5)
-    return predicate()
+        current = progress()
+        if current != last:
+            last, moved = current, time.monotonic()
+    return True
 
 
 def main():
@@ -217,11 +229,8 @@ def main():
         check("one message row for the event", len(rows) == 1, f"{len(rows)} rows")
         message_id = rows[0][0] if rows else 0
         done = wait_for(
-            lambda: (
-                query("SELECT state FROM fi_message WHERE id = %s", (message_id,))
-                == [("done",)]
-            ),
-            90,
+            lambda: query("SELECT state FROM fi_message WHERE id = %s", (message_id,)),
+            lambda states: states == [("done",)],
         )
         check("the message is processed by the job runner", done)
         jobs = query(
@@ -251,46 +260,72 @@ def main():
             f"{answer.status_code}, {stored} stored",
         )
 
-        # 3. kill -9 of every Odoo process while events arrive
-        events = [f"evt_live_crash_{n:03d}" for n in range(200)]
+        # 3. kill -9 of every Odoo process while events arrive. The kill is
+        # triggered by evidence, not by a timer: once KILL_AFTER deliveries are
+        # acknowledged; the senders keep sending distinct events until each of
+        # them sees a delivery go unanswered after the kill, so the crash always
+        # falls among arriving events, whatever the machine's speed. The count
+        # and the time are bounded (MAX_EVENTS, KILL_WAIT) for a server that
+        # never acknowledges.
+        KILL_AFTER, MAX_EVENTS, KILL_WAIT = 40, 5000, 300
         acknowledged, unanswered = [], []
         lock = threading.Lock()
+        enough, killed = threading.Event(), threading.Event()
+        numbers = iter(range(MAX_EVENTS))
 
         def send(event_id):
             body, headers = signed(event_id)
             try:
-                answer = post(server, key, body, headers, timeout=5)
+                answer = post(server, key, body, headers, timeout=60)
                 ok = answer.status_code == 200
             except requests.RequestException:
                 ok = False
             with lock:
                 (acknowledged if ok else unanswered).append(event_id)
+                if len(acknowledged) >= KILL_AFTER:
+                    enough.set()
+            return ok
 
-        killer = threading.Timer(0.6, server.kill)
-        killer.start()
+        def sender():
+            while True:
+                with lock:
+                    number = next(numbers, None)
+                if number is None:
+                    return
+                ok = send(f"evt_live_crash_{number:04d}")
+                if not ok and killed.is_set():
+                    return  # this sender has seen the crash
+
+        def killer():
+            enough.wait(KILL_WAIT)
+            server.kill()
+            killed.set()
+
+        kill_thread = threading.Thread(target=killer)
+        kill_thread.start()
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(send, events))
-        killer.join()
+            for future in [pool.submit(sender) for _n in range(4)]:
+                future.result()
+        kill_thread.join()
+        events = acknowledged + unanswered
         check(
             "the crash hit while events were arriving",
-            bool(acknowledged) and bool(unanswered),
+            len(acknowledged) >= KILL_AFTER and bool(unanswered),
             f"{len(acknowledged)} answered, {len(unanswered)} unanswered at the kill",
         )
         server.start()
-        for event_id in unanswered:  # the sender retries what got no answer
+        for event_id in list(unanswered):  # the sender retries what got no answer
             send(event_id)
 
-        def all_done():
-            rows = query(
-                "SELECT idempotency_key, state FROM fi_message WHERE endpoint_id = %s "
+        def crash_states():
+            return query(
+                "SELECT count(*), count(*) FILTER (WHERE state = 'done') "
+                "FROM fi_message WHERE endpoint_id = %s "
                 "AND idempotency_key LIKE 'evt_live_crash_%%'",
                 (endpoint_id,),
-            )
-            return len(rows) == len(events) and all(
-                state == "done" for _key, state in rows
-            )
+            )[0]
 
-        finished = wait_for(all_done, 150)
+        finished = wait_for(crash_states, lambda c: c == (len(events), len(events)))
         rows = query(
             "SELECT idempotency_key, state, "
             "count(*) OVER (PARTITION BY idempotency_key) "
