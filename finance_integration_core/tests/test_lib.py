@@ -2,6 +2,7 @@
 """The pure-Python building blocks, tested alone (no database)."""
 
 import doctest
+import socket
 import time
 
 from cryptography.fernet import Fernet
@@ -227,6 +228,11 @@ class TestSchemaAndHttpClassification(BaseCase):
             self.assertIn("card_declined", str(caught.exception))
 
     def test_unreachable_host_is_transient(self):
-        with self.assertRaises(FiTransientError) as caught:
-            http.send("POST", "http://127.0.0.1:9/x", data=b"{}", timeout=(1, 1))
+        # a port bound but not listening refuses connections for sure (port 9
+        # may have a discard service listening)
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{closed.getsockname()[1]}/x"
+            with self.assertRaises(FiTransientError) as caught:
+                http.send("POST", url, data=b"{}", timeout=(5, 5))
         self.assertEqual(caught.exception.reason_code, "connection")
