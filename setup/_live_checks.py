@@ -18,29 +18,20 @@ The sender signs with its own HMAC code, independent from the suite's.
 Prints one line per check and ends with `live: N passed, N failed`.
 """
 
-import configparser
-import hashlib
-import hmac
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
-import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg2
+import _fi
 import requests
 
 CONF = os.environ["FI_TEST_CONF"]
 DB = os.environ["FI_TEST_DB"]
-PYTHON = os.environ.get("FI_PYTHON", sys.executable)
 SECRET = "whsec_live_checks_0123456789"
 RESULTS = []
+query = _fi.DbConf(CONF, DB).query
 
 
 def check(name, ok, detail=""):
@@ -51,104 +42,11 @@ def check(name, ok, detail=""):
     )
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def db_connect():
-    parser = configparser.ConfigParser()
-    parser.read(CONF)
-    options = parser["options"]
-    return psycopg2.connect(
-        dbname=DB,
-        host=options.get("db_host") or None,
-        port=options.get("db_port") or None,
-        user=options.get("db_user") or None,
-        password=options.get("db_password") or None,
-    )
-
-
-def query(sql, args=()):
-    with db_connect() as conn, conn.cursor() as cr:
-        cr.execute(sql, args)
-        return cr.fetchall()
-
-
-class Server:
-    def __init__(self, port):
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        parser = configparser.ConfigParser()
-        parser.read(CONF)
-        parser["options"]["server_wide_modules"] = "base,web,queue_job"
-        parser["queue_job"] = {"channels": "root:2,root.fi:2"}
-        handle, self.conf = tempfile.mkstemp(suffix=".conf", dir=os.path.dirname(CONF))
-        with os.fdopen(handle, "w") as conf:
-            parser.write(conf)
-        self.log = open(self.conf + ".log", "w")
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [
-                PYTHON,
-                os.path.join(os.path.dirname(os.path.abspath(__file__)), "_odoo.py"),
-                "server",
-                "-c",
-                self.conf,
-                "-d",
-                DB,
-                "--workers=2",
-                "--max-cron-threads=1",
-                f"--http-port={self.port}",
-                "--http-interface=127.0.0.1",
-                "--log-level=warn",
-                "--limit-time-real=300",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        # wait for evidence (the login page answers); fail at once when the
-        # server exits, and only after a generous bound when it hangs
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if requests.get(self.url + "/web/login", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"Odoo did not start on {self.url}, see {self.log.name}")
-
-    def kill(self):
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def rpc(server, model, method, *args, **kwargs):
-    common = xmlrpc.client.ServerProxy(server.url + "/xmlrpc/2/common")
-    uid = common.authenticate(DB, "admin", "admin", {})
-    models = xmlrpc.client.ServerProxy(server.url + "/xmlrpc/2/object", allow_none=True)
-    return models.execute_kw(DB, uid, "admin", model, method, list(args), kwargs)
-
-
 def signed(event_id, event_type="live.event", secret=SECRET):
     body = json.dumps(
         {"id": event_id, "type": event_type, "data": {"n": event_id}}
     ).encode()
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/json", "X-Signature": f"sha256={digest}"}
+    return body, _fi.hmac_headers(body, secret)
 
 
 def post(server, key, body, headers, timeout=60):
@@ -157,27 +55,14 @@ def post(server, key, body, headers, timeout=60):
     )
 
 
-def wait_for(progress, done, stall=180):
-    """Poll until ``done(progress())``; give up only when ``progress()`` (a
-    comparable measure of the work done) has not moved for ``stall`` seconds,
-    so a slow machine gets the time it needs and a stuck one fails."""
-    last, moved = progress(), time.monotonic()
-    while not done(last):
-        if time.monotonic() - moved > stall:
-            return False
-        time.sleep(0.5)
-        current = progress()
-        if current != last:
-            last, moved = current, time.monotonic()
-    return True
-
-
 def main():
-    server = Server(free_port())
+    # the test config, with limits for a live server; queue_job server-wide
+    conf = _fi.derive_config(CONF, f"{CONF}.live", limit_time_real=300)
+    server = _fi.OdooServer(conf, DB, workers=2, cron_threads=1, queue_job=True)
+    rpc = _fi.Rpc(server.url, DB).call
     server.start()
     try:
         endpoint_id = rpc(
-            server,
             "fi.endpoint",
             "create",
             {
@@ -198,7 +83,7 @@ def main():
                 ],
             },
         )
-        key = rpc(server, "fi.endpoint", "read", [endpoint_id], ["key"])[0]["key"]
+        key = rpc("fi.endpoint", "read", [endpoint_id], ["key"])[0]["key"]
 
         # 1. twenty simultaneous deliveries of one event
         body, headers = signed("evt_live_concurrent")
@@ -228,7 +113,7 @@ def main():
         )
         check("one message row for the event", len(rows) == 1, f"{len(rows)} rows")
         message_id = rows[0][0] if rows else 0
-        done = wait_for(
+        done = _fi.wait_for(
             lambda: query("SELECT state FROM fi_message WHERE id = %s", (message_id,)),
             lambda states: states == [("done",)],
         )
@@ -325,7 +210,7 @@ def main():
                 (endpoint_id,),
             )[0]
 
-        finished = wait_for(crash_states, lambda c: c == (len(events), len(events)))
+        finished = _fi.wait_for(crash_states, lambda c: c == (len(events), len(events)))
         rows = query(
             "SELECT idempotency_key, state, "
             "count(*) OVER (PARTITION BY idempotency_key) "
