@@ -1,5 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Shared fixtures: an endpoint with a secret, signed deliveries, job running."""
+"""Shared fixtures: an endpoint with a secret, signed deliveries, job running
+(``run_jobs`` performs stored jobs round by round; ``trap_jobs`` is queue_job's
+own helper, re-exported here where it can be imported)."""
 
 import json
 import threading
@@ -11,6 +13,13 @@ from odoo.tests import common
 from odoo.addons.queue_job.job import Job
 
 from ..lib.signature import sign
+
+# queue_job 18.0's test helpers register their patcher in
+# odoo.tests.common.SETATTR_SOURCES, which Odoo 18.0 builds before mid-2025 lack
+# (ImportError); it only silences a warning of newer builds, so an empty one
+# behaves as those builds do. A newer Odoo keeps its own.
+common.__dict__.setdefault("SETATTR_SOURCES", {})
+from odoo.addons.queue_job.tests.common import trap_jobs  # noqa: E402, F401
 
 SECRET = "whsec_test_primary_0123456789"
 SECRET_NEXT = "whsec_test_rotated_9876543210"
