@@ -80,7 +80,7 @@ import time
 import urllib.error
 import urllib.request
 import xmlrpc.client
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SETUP = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(SETUP)
@@ -647,9 +647,7 @@ class Target:
     tag: str
     build: object
     stored: object = None
-    label: str = ""
     rate_max: int = 2500
-    extra: dict = field(default_factory=dict)
 
 
 LUA = r"""
