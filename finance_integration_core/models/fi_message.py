@@ -13,7 +13,7 @@ from odoo.tools import SQL
 from ..lib.backoff import CONFLICT_RETRIES, conflict_retry_delay, next_retry_delay
 from ..lib.errors import FiBusinessError, FiError, FiIgnored
 from ..lib.http import raise_for_outcome
-from ..lib.redact import pretty_json
+from ..lib.redact import SAME_AS_PAYLOAD, pretty_json
 
 _logger = logging.getLogger(__name__)
 
@@ -133,7 +133,11 @@ class FiMessage(models.Model):
     )
     # the redacted copy, stored at intake as compact JSON (secrets masked);
     # shown indented
-    payload_redacted = fields.Text("Payload (redacted, stored)", readonly=True)
+    payload_redacted = fields.Text(
+        "Payload (redacted, stored)",
+        readonly=True,
+        help="The payload with secrets masked, or '=' when it has none to mask.",
+    )
     payload_display = fields.Text(
         "Payload (redacted)", compute="_compute_payload_display"
     )
@@ -172,7 +176,11 @@ class FiMessage(models.Model):
     @api.depends("payload_redacted")
     def _compute_payload_display(self):
         for message in self:
-            message.payload_display = pretty_json(message.payload_redacted)
+            shown = message.payload_redacted
+            if shown == SAME_AS_PAYLOAD:
+                # nothing to mask in it: the payload itself is what is shown
+                shown = message.sudo().payload
+            message.payload_display = pretty_json(shown)
 
     def _compute_display_name(self):
         for message in self:

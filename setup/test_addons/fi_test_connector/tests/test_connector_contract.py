@@ -136,13 +136,16 @@ class TestConnectorContract(FiGovernanceCommon, HttpCase):
             "kind": "contact.created",
             "ref": "C-1",
             "name": "Form Contact",
+            "api_token": "tok_should_not_show",
         }
         answer = self.deliver(fields)
         self.assertEqual(answer.status_code, 200, answer.text)
         self.assertEqual(answer.json()["status"], "received")
         message = self.message_of("ev_form_1")
         self.assertEqual(message.flow_id, self.contact_flow)
-        self.assertEqual(json.loads(message.payload_redacted)["name"], "Form Contact")
+        shown = json.loads(message.payload_display)
+        self.assertEqual(shown["name"], "Form Contact")
+        self.assertEqual(shown["api_token"], "***")
         headers = json.loads(message.headers_json)
         self.assertNotIn(SECRET, message.headers_json)
         self.assertEqual(headers["X-Form-Signature"], "***")
