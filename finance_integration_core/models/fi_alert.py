@@ -3,6 +3,8 @@ import logging
 
 from odoo import _, api, fields, models
 
+from .fi_flow import late_message_sql
+
 _logger = logging.getLogger(__name__)
 
 ALERT_KINDS = [
@@ -106,10 +108,9 @@ class FiAlert(models.Model):
             """
             SELECT m.flow_id, count(*), min(m.create_date)
               FROM fi_message m JOIN fi_flow f ON f.id = m.flow_id
-             WHERE m.state IN ('new', 'queued', 'retry')
-               AND f.sla_max_latency_minutes > 0
-               AND m.create_date < %s - f.sla_max_latency_minutes
-                                        * interval '1 minute'
+             WHERE """
+            + late_message_sql("%s")
+            + """
              GROUP BY m.flow_id
             """,
             (now,),

@@ -8,6 +8,8 @@ waiting (an indexed state, a handful of rows).
 
 from odoo import _, fields, models, tools
 
+from .fi_flow import late_message_sql
+
 #: queue_job states that still have work to do
 OPEN_JOB_STATES = ("wait_dependencies", "pending", "enqueued", "started", "failed")
 
@@ -284,9 +286,7 @@ class FiDashboardFlow(models.Model):
             waiting AS (
                 SELECT m.endpoint_id, COALESCE(m.flow_id, 0) AS flow,
                        count(*) AS waiting,
-                       count(*) FILTER (
-                           WHERE m.create_date < clock.now - interval '1 minute'
-                                 * COALESCE(f.sla_max_latency_minutes, 15)) AS late
+                       count(*) FILTER (WHERE {late_message_sql("clock.now")}) AS late
                   FROM fi_message m
                   LEFT JOIN fi_flow f ON f.id = m.flow_id
                  CROSS JOIN clock

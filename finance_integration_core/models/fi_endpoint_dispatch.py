@@ -7,6 +7,7 @@ import time
 from functools import partial
 
 from odoo import SUPERUSER_ID, api, models
+from odoo.tools import SQL
 
 from ..lib.outbox import SLOT_SECONDS, PlannedSlots, dispatch_slot, naive_utc
 
@@ -95,13 +96,19 @@ class FiEndpointDispatch(models.Model):
             return f"endpoint in state {self.state}: nothing dispatched"
         self.env.flush_all()
         total = 0
-        held, held_params = self._fi_dispatch_held_clause()
+        self._fi_before_dispatch()
+        held = self._fi_dispatch_held_sql()
         for _i in range(max_batches):
             self.env.cr.execute(
-                "SELECT m.id FROM fi_message m LEFT JOIN fi_flow f ON f.id = m.flow_id "
-                f"WHERE m.endpoint_id = %s AND m.state = 'new' AND NOT ({held}) "
-                "ORDER BY m.id LIMIT %s FOR UPDATE OF m SKIP LOCKED",
-                (self.id, *held_params, batch),
+                SQL(
+                    "SELECT m.id FROM fi_message m LEFT JOIN fi_flow f "
+                    "ON f.id = m.flow_id WHERE m.endpoint_id = %s "
+                    "AND m.state = 'new' AND NOT (%s) "
+                    "ORDER BY m.id LIMIT %s FOR UPDATE OF m SKIP LOCKED",
+                    self.id,
+                    held,
+                    batch,
+                )
             )
             ids = [row[0] for row in self.env.cr.fetchall()]
             if not ids:
@@ -117,10 +124,15 @@ class FiEndpointDispatch(models.Model):
             return f"{total} messages dispatched, more to follow"
         return f"{total} messages dispatched"
 
-    def _fi_dispatch_held_clause(self):
-        """SQL condition on ``m`` (message) and ``f`` (flow) selecting the
-        messages that stay in the outbox for now, with its parameters."""
-        return "false", ()
+    def _fi_before_dispatch(self):
+        """Called once per dispatcher run, before messages are selected (the
+        circuit breaker's cool-down probe starts here)."""
+
+    def _fi_dispatch_held_sql(self):
+        """The condition (an ``odoo.tools.SQL``) on ``m`` (message) and ``f``
+        (flow) selecting the messages that stay in the outbox for now. Pure:
+        extensions combine conditions, they change nothing."""
+        return SQL("false")
 
     @api.model
     def _cron_fi_dispatch(self):

@@ -6,6 +6,23 @@ from odoo.exceptions import ValidationError
 
 from ..lib.schema import SchemaDefinitionError, compiled_validator
 
+#: a flow without its own maximum latency (or a message without a flow) waits
+#: this many minutes before it counts as late
+DEFAULT_MAX_LATENCY_MINUTES = 15
+
+
+def late_message_sql(now):
+    """The one definition of a late message, as an SQL condition on ``m``
+    (fi_message) and ``f`` (its fi_flow, possibly NULL): still waiting, for
+    longer than the flow's maximum latency (0: no limit). ``now`` is an SQL
+    expression (a column, or ``%s`` for a bound parameter); the dashboards and
+    the alerts both use it."""
+    latency = f"COALESCE(f.sla_max_latency_minutes, {DEFAULT_MAX_LATENCY_MINUTES})"
+    return (
+        f"(m.state IN ('new', 'queued', 'retry') AND {latency} > 0 "
+        f"AND m.create_date < {now} - {latency} * interval '1 minute')"
+    )
+
 
 class FiFlow(models.Model):
     """One kind of exchange on an endpoint (e.g. "invoice posted -> tax commit")."""
@@ -85,7 +102,11 @@ class FiFlow(models.Model):
     owner_id = fields.Many2one(
         "res.users", tracking=True, help="Receives an activity when an exception opens."
     )
-    sla_max_latency_minutes = fields.Integer("Max Latency (min)", default=15)
+    sla_max_latency_minutes = fields.Integer(
+        "Max Latency (min)",
+        default=DEFAULT_MAX_LATENCY_MINUTES,
+        help="A message still waiting after this long is late (0: no limit).",
+    )
     sla_max_exception_age_hours = fields.Integer("Max Exception Age (h)", default=24)
     max_attempts = fields.Integer(
         default=6, help="Tries before a transiently failing message is dead-lettered."

@@ -9,6 +9,7 @@ dispatches them again.
 import logging
 
 from odoo import _, fields, models
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -73,15 +74,17 @@ class FiEndpoint(models.Model):
             "ALTER COLUMN circuit_state SET DEFAULT 'closed'"
         )
 
-    def _fi_dispatch_held_clause(self):
-        clause, params = super()._fi_dispatch_held_clause()
-        self.ensure_one()
+    def _fi_before_dispatch(self):
+        super()._fi_before_dispatch()
         if self.circuit_state == "open":
             self._fi_circuit_try_probe()
-        outbound_held = self.circuit_state != "closed"
-        return (
-            f"({clause}) OR COALESCE(f.paused, false) OR (m.direction = 'out' AND %s)",
-            (*params, outbound_held),
+
+    def _fi_dispatch_held_sql(self):
+        self.ensure_one()
+        return SQL(
+            "(%s) OR COALESCE(f.paused, false) OR (m.direction = 'out' AND %s)",
+            super()._fi_dispatch_held_sql(),
+            self.circuit_state != "closed",
         )
 
     def _fi_circuit_try_probe(self):

@@ -8,6 +8,7 @@ into units of work and enqueues one job per unit.
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 
 class FiFlow(models.Model):
@@ -134,9 +135,11 @@ class FiFlow(models.Model):
 class FiEndpoint(models.Model):
     _inherit = "fi.endpoint"
 
-    def _fi_dispatch_held_clause(self):
-        clause, params = super()._fi_dispatch_held_clause()
-        return f"({clause}) OR COALESCE(f.sync_tier, 'realtime') != 'realtime'", params
+    def _fi_dispatch_held_sql(self):
+        return SQL(
+            "(%s) OR COALESCE(f.sync_tier, 'realtime') != 'realtime'",
+            super()._fi_dispatch_held_sql(),
+        )
 
     def _fi_outbox_units(self, flow):
         """The default batch units (``_fi_batch_units``): the messages waiting
