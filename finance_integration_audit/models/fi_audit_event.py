@@ -293,7 +293,10 @@ class FiAuditEvent(models.Model):
             "summary": (summary or "")[:500],
             "facts": facts_text,
         }
-        return self.sudo().with_context(fi_audit=AUDIT_API).create([values])
+        event = self.sudo().with_context(fi_audit=AUDIT_API).create([values])
+        # the database stamps the time (column default): read it from there
+        event.invalidate_recordset(["event_date"])
+        return event
 
     # ------------------------------------------------------------------
     # the sealer
@@ -314,6 +317,7 @@ class FiAuditEvent(models.Model):
                     "SELECT message_horizon FROM fi_audit_sealer WHERE id = 1 "
                     "FOR UPDATE NOWAIT"
                 )
+                (horizon,) = cr.fetchone()
         except psycopg2.OperationalError as err:
             if err.pgcode not in (
                 errorcodes.LOCK_NOT_AVAILABLE,
@@ -322,7 +326,6 @@ class FiAuditEvent(models.Model):
                 raise
             _logger.info("audit sealer: another sealer holds the chain")
             return None
-        (horizon,) = cr.fetchone()
         cr.execute(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
             "pg_current_xact_id_if_assigned()::text::bigint"

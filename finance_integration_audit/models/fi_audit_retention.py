@@ -24,10 +24,13 @@ class FiAuditEvent(models.Model):
     _inherit = "fi.audit.event"
 
     @api.model
-    def _fi_export(self, company, date_from=None, date_to=None):
+    def _fi_export(self, company, date_from=None, date_to=None, stream=None):
         """The JSON Lines export of the events of ``company`` between the
         dates (widened to the checkpoints around them, so that it verifies on
-        its own); returns ``(bytes, segment or empty)``.
+        its own); returns ``(bytes, segment or empty)``. With ``stream`` (a
+        binary file), the lines are written there and no bytes returned (a
+        million events stay out of memory); the segment then keeps no
+        attachment.
 
         The chain head is signed first, so the export ends on a checkpoint
         when a signing key is configured; such an export is recorded as a
@@ -73,33 +76,34 @@ class FiAuditEvent(models.Model):
             order="sequence",
         )
         keys = self.env["fi.audit.key"]._fi_public_keys()
-        stream = io.BytesIO()
-        cr.execute(
-            f"SELECT {HASHED_SQL}, hash FROM fi_audit_event "
-            "WHERE company_id = %s AND sequence > %s AND sequence <= %s "
-            "ORDER BY sequence",
-            (company.id, anchor_seq, end),
-        )
-        write_export(
-            stream,
-            header(company.id, anchor_seq, anchor_hash, keys),
-            [cp._fi_as_dict() for cp in included],
-            cr.fetchall(),
-        )
-        data = stream.getvalue()
+        own_stream = stream is None
+        stream = io.BytesIO() if own_stream else stream
+        with cr._cnx.cursor(name="fi_audit_export") as rows:
+            rows.itersize = 20000
+            rows.execute(
+                f"SELECT {HASHED_SQL}, hash FROM fi_audit_event "
+                "WHERE company_id = %s AND sequence > %s AND sequence <= %s "
+                "ORDER BY sequence",
+                (company.id, anchor_seq, end),
+            )
+            write_export(
+                stream,
+                header(company.id, anchor_seq, anchor_hash, keys),
+                [cp._fi_as_dict() for cp in included],
+                rows,
+            )
+        data = stream.getvalue() if own_stream else None
         segment = self.env["fi.audit.segment"]
         if closing:
-            attachment = (
-                self.env["ir.attachment"]
-                .sudo()
-                .create(
+            attachment = self.env["ir.attachment"]
+            if data is not None:
+                attachment = attachment.sudo().create(
                     {
                         "name": f"audit-{company.id}-{anchor_seq + 1}-{end}.jsonl",
                         "raw": data,
                         "mimetype": "application/jsonl",
                     }
                 )
-            )
             segment = (
                 segment.sudo()
                 .with_context(fi_audit=AUDIT_API)
@@ -109,7 +113,7 @@ class FiAuditEvent(models.Model):
                         "from_sequence": anchor_seq + 1,
                         "to_sequence": end,
                         "checkpoint_id": closing.id,
-                        "attachment_id": attachment.id,
+                        "attachment_id": attachment.id or False,
                     }
                 )
             )
@@ -123,7 +127,9 @@ class FiAuditEvent(models.Model):
         segments = self.env["fi.audit.segment"].sudo()
         purged = {}
         for company in self.env["res.company"].sudo().search([]):
-            years = company.fi_audit_retention_years or 10
+            years = company.fi_audit_retention_years
+            if years < 0:
+                continue
             cutoff = fields.Datetime.now() - relativedelta(years=years)
             self.env.cr.execute(
                 "SELECT max(sequence) FROM fi_audit_event "

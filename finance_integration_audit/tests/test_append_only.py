@@ -89,7 +89,7 @@ class TestAppendOnly(AuditCommon):
     def test_raw_sql_truncate_is_refused(self):
         message = self.assertRefusedBySql("TRUNCATE fi_audit_event")
         self.assertIn("TRUNCATE refused", message)
-        self.assertRefusedBySql("TRUNCATE fi_audit_checkpoint")
+        self.assertRefusedBySql("TRUNCATE fi_audit_checkpoint CASCADE")
 
     def test_checkpoints_cannot_be_changed_or_deleted_by_sql(self):
         checkpoint = self.env["fi.audit.checkpoint"]._fi_sign_heads(self.company)

@@ -3,8 +3,10 @@
 chain, rolled-back events absent."""
 
 import threading
+import time
 
 from odoo import SUPERUSER_ID, api, sql_db
+from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, tagged
 
 from ..lib.chain import first_break
@@ -26,9 +28,17 @@ class TestConcurrency(BaseCase):
 
         cls.dbname = get_db_name()
         cls.db = sql_db.db_connect(cls.dbname)
+        # taken here: Registry() in a thread would wait for the registry lock
+        # the test runner holds
+        cls.registry_ = Registry(cls.dbname)
         with cls.db.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+            env = cls.env_of(cr)
             cls.company_id = env["res.company"].create({"name": "Audit concurrency"}).id
+
+    @classmethod
+    def env_of(cls, cr):
+        cr.transaction = api.Transaction(cls.registry_)
+        return api.Environment(cr, SUPERUSER_ID, {})
 
     @classmethod
     def tearDownClass(cls):
@@ -38,7 +48,7 @@ class TestConcurrency(BaseCase):
                 "DELETE FROM fi_audit_event WHERE company_id = %s", (cls.company_id,)
             )
             cr.execute("ALTER TABLE fi_audit_event ENABLE TRIGGER USER")
-            env = api.Environment(cr, SUPERUSER_ID, {})
+            env = cls.env_of(cr)
             try:
                 with cr.savepoint():
                     env["res.company"].browse(cls.company_id).unlink()
@@ -50,7 +60,7 @@ class TestConcurrency(BaseCase):
         try:
             for number in range(TRANSACTIONS):
                 with self.db.cursor() as cr:
-                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    env = self.env_of(cr)
                     company = env["res.company"].browse(self.company_id)
                     rollback = number % 4 == 3
                     for step in range(2):
@@ -70,7 +80,7 @@ class TestConcurrency(BaseCase):
 
     def seal_once(self):
         with self.db.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
+            env = self.env_of(cr)
             count = env["fi.audit.event"]._fi_seal()
             cr.commit()
             return count
@@ -84,10 +94,13 @@ class TestConcurrency(BaseCase):
         for thread in threads:
             thread.start()
         # the sealer runs while the writers commit
-        while any(t.is_alive() for t in threads):
+        deadline = time.monotonic() + 300
+        while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
             self.seal_once()
+            threads[0].join(timeout=0.05)
         for thread in threads:
-            thread.join()
+            thread.join(timeout=120)
+            self.assertFalse(thread.is_alive(), "a writer is stuck")
         self.assertEqual(errors, [])
         self.seal_once()
         with self.db.cursor() as cr:

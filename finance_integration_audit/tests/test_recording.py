@@ -93,7 +93,8 @@ class TestRecording(AuditCommon):
         self.run_jobs()
         self.assertEqual(message.state, "failed")
         exception = message.exception_ids
-        exception.with_user(self.owner).action_take()
+        self.assertEqual(exception.user_id, self.owner, "opened for the flow owner")
+        exception.action_take()  # taken over by another user
         exception.with_user(self.owner).action_ignore(reason="duplicate of INV/42")
         message.with_user(self.owner).action_replay()
         types = self.trail(message).mapped("event_type")
@@ -180,8 +181,11 @@ class TestRecording(AuditCommon):
         new_key = Fernet.generate_key().decode()
         with patch.dict(config.options, {"fi_encryption_keys": f"{new_key},{current}"}):
             count = self.endpoint._fi_reencrypt_all()
+            self.env.registry.clear_cache()
         rotated = self.events.search([("event_type", "=", "key.rotated")])
         self.assertEqual(json.loads(rotated.facts)["secrets_reencrypted"], count)
+
+    def test_payload_purge_is_recorded(self):
         message = self.deliver("evt_old")
         self.run_jobs()
         self.env.cr.execute(
