@@ -6,8 +6,6 @@ import base64
 import io
 import logging
 
-from dateutil.relativedelta import relativedelta
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -130,11 +128,11 @@ class FiAuditEvent(models.Model):
             years = company.fi_audit_retention_years
             if years < 0:
                 continue
-            cutoff = fields.Datetime.now() - relativedelta(years=years)
             self.env.cr.execute(
                 "SELECT max(sequence) FROM fi_audit_event "
-                "WHERE company_id = %s AND sequence IS NOT NULL AND event_date < %s",
-                (company.id, cutoff),
+                "WHERE company_id = %s AND sequence IS NOT NULL AND event_date < "
+                "(clock_timestamp() AT TIME ZONE 'UTC') - make_interval(years => %s)",
+                (company.id, years),
             )
             old_until = self.env.cr.fetchone()[0]
             if not old_until:

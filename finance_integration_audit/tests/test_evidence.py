@@ -70,7 +70,7 @@ class TestEvidence(AuditCommon):
         self.seal()
         events = self.events.with_user(auditor)
         self.assertTrue(events.search([("summary", "=", "visible to the auditor")]))
-        with self.assertRaises((AccessError, UserError)):
+        with self.assertRaises(UserError):  # AccessError is one too
             events.search([], limit=1).write({"summary": "x"})
         with self.assertRaises(AccessError):
             self.env["fi.endpoint"].with_user(auditor).search([])
