@@ -194,8 +194,8 @@ print("RESULT " + json.dumps({
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--level", type=int, default=8, help="concurrent senders")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true")
@@ -205,7 +205,8 @@ def main():
     sys.path.insert(0, ROOT)
     from finance_integration_audit.lib.signing import generate_private_key
 
-    work = tempfile.mkdtemp(prefix="fi-bench-audit-")
+    work = tempfile.mkdtemp(prefix="fi-bench-audit.")
+    os.chmod(work, 0o755)  # PostgreSQL runs as another user
     cluster = bi.Cluster(work, fsync=False)
     sides = {}
     started = time.time()
@@ -221,6 +222,8 @@ def main():
             f"intake: {args.rounds} interleaved rounds of {args.seconds}s "
             f"at {args.level} concurrent senders"
         )
+        for name, side in sides.items():  # first requests of a worker: discarded
+            side.run(f"w{name[0]}", args.level, 3)
         results = {"with": [], "without": []}
         for rnd in range(args.rounds):
             order = ("without", "with") if rnd % 2 == 0 else ("with", "without")

@@ -6,13 +6,73 @@ import time
 
 from odoo import _, api, fields, models
 
-from ..lib.chain import GENESIS, Break, describe, first_break
+from ..lib.chain import FORMAT, GENESIS, Break, describe
 from ..lib.export import check_checkpoints
 from .fi_audit_checkpoint import trusted_public_keys
-from .fi_audit_event import HASHED_SQL
 
-#: rows fetched per round trip of the server-side cursor
-FETCH = 20000
+
+def _json(expression):
+    return f"coalesce(to_json({expression})::text, 'null')"
+
+
+def _number(expression):
+    return f"coalesce(({expression})::text, 'null')"
+
+
+# The canonical form of lib/chain.py built by PostgreSQL, byte for byte:
+# to_json() escapes a string exactly as Python's json.dumps(ensure_ascii=False)
+# does (\" \\ \b \f \n \r \t, other control characters as lowercase
+# \u00xx, everything else as is), integers print the same. Hashing a million
+# events this way takes seconds where decoding them into Python takes tens
+# (setup/bench_audit.py); tests hold the two forms equal, including escapes.
+CANONICAL_SQL = (
+    f"'[\"{FORMAT}\",' || "
+    + " || ',' || ".join(
+        [
+            _number("company_id"),
+            _number("sequence"),
+            _json("prev_hash"),
+            _json("to_char(event_date, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"),
+            _json("event_type"),
+            _number("user_id"),
+            _number("integration_user_id"),
+            _number("endpoint_id"),
+            _number("flow_id"),
+            _number("message_id"),
+            _json("correlation_id"),
+            _json("res_model"),
+            _number("res_id"),
+            _json("summary"),
+            _json("facts"),
+        ]
+    )
+    + " || ']'"
+)
+
+#: the first row of a chain that does not hold, with what is wrong with it
+FIRST_BREAK_SQL = f"""
+WITH rows AS (
+    SELECT sequence, prev_hash, hash,
+           encode(sha256(convert_to({CANONICAL_SQL}, 'UTF8')), 'hex') AS computed,
+           lag(sequence) OVER w AS before_sequence,
+           lag(hash) OVER w AS before_hash
+      FROM fi_audit_event
+     WHERE company_id = %(company)s AND sequence IS NOT NULL
+    WINDOW w AS (ORDER BY sequence)
+)
+SELECT r.sequence, r.prev_hash, r.hash, r.computed,
+       COALESCE(r.before_sequence, %(anchor_seq)s),
+       COALESCE(r.before_hash, %(anchor_hash)s), s.hash
+  FROM rows r
+  LEFT JOIN unnest(%(signed_seq)s::integer[], %(signed_hash)s::text[])
+       AS s(sequence, hash) ON s.sequence = r.sequence
+ WHERE r.sequence <> COALESCE(r.before_sequence, %(anchor_seq)s) + 1
+    OR r.prev_hash IS DISTINCT FROM COALESCE(r.before_hash, %(anchor_hash)s)
+    OR r.computed IS DISTINCT FROM r.hash
+    OR (s.hash IS NOT NULL AND s.hash <> r.computed)
+ ORDER BY r.sequence
+ LIMIT 1
+"""
 
 
 class FiAuditVerification(models.Model):
@@ -72,9 +132,8 @@ class FiAuditVerification(models.Model):
                         f"first kept sequence {first}",
                     )
             if brk is None:
-                brk = first_break(
-                    self._fi_rows(company_id, counter), anchor_seq, anchor_hash, signed
-                )
+                brk = self._fi_first_break(company_id, anchor_seq, anchor_hash, signed)
+            counter[0] = (brk.sequence if brk else last + 1) - first
         if brk is None and signed and max(signed) > (last or 0):
             brk = Break((last or 0) + 1, "gap", max(signed), last or 0)
         return {
@@ -93,21 +152,31 @@ class FiAuditVerification(models.Model):
             "duration_ms": round((time.monotonic() - started) * 1000),
         }
 
-    def _fi_rows(self, company_id, counter):
-        """The sealed rows of a chain in sequence order, streamed."""
-        with self.env.cr._cnx.cursor(name=f"fi_audit_verify_{company_id}") as cur:
-            cur.itersize = FETCH
-            cur.execute(
-                f"SELECT {HASHED_SQL}, hash FROM fi_audit_event "
-                "WHERE company_id = %s AND sequence IS NOT NULL ORDER BY sequence",
-                (company_id,),
-            )
-            while True:
-                rows = cur.fetchmany(FETCH)
-                if not rows:
-                    break
-                counter[0] += len(rows)
-                yield from rows
+    @api.model
+    def _fi_first_break(self, company_id, anchor_seq, anchor_hash, signed):
+        """The first Break of a chain (as lib.chain.first_break finds it), or
+        None; hashes recomputed by the database (CANONICAL_SQL)."""
+        self.env.cr.execute(
+            FIRST_BREAK_SQL,
+            {
+                "company": company_id,
+                "anchor_seq": anchor_seq,
+                "anchor_hash": anchor_hash,
+                "signed_seq": list(signed),
+                "signed_hash": list(signed.values()),
+            },
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return None
+        sequence, prev_hash, stored, computed, before_seq, before_hash, cp = row
+        if sequence != before_seq + 1:
+            return Break(before_seq + 1, "gap", before_seq + 1, sequence)
+        if prev_hash != before_hash:
+            return Break(sequence, "link", before_hash, prev_hash)
+        if computed != stored:
+            return Break(sequence, "changed", computed, stored)
+        return Break(sequence, "checkpoint", cp, computed)
 
     @api.model
     def _fi_verify(self, companies=None):

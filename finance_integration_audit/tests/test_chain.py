@@ -109,3 +109,21 @@ class TestChain(AuditCommon):
         from ..lib.signing import generate_private_key, load_private_key, public_key_b64
 
         return public_key_b64(load_private_key(generate_private_key()))
+
+    def test_database_canonical_form_is_the_python_one_for_awkward_text(self):
+        from ..lib.chain import canonical_form
+        from ..models.fi_audit_verification import CANONICAL_SQL
+
+        awkward = 'tab\t quote" backslash\\ ctl\x01\x1f del\x7f é \u2028 \U0001f600'
+        event = self.event(
+            "test.awkward", awkward, correlation_id="c\n1", facts={"text": awkward}
+        )
+        self.seal()
+        row = next(r for r in self.chain_rows() if r[4] == "test.awkward")
+        self.env.cr.execute(
+            f"SELECT {CANONICAL_SQL} FROM fi_audit_event WHERE id = %s", (event.id,)
+        )
+        self.assertEqual(
+            self.env.cr.fetchone()[0].encode("utf-8"), canonical_form(row[:-1])
+        )
+        self.assertEqual(self.verify().state, "ok")
