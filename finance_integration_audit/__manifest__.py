@@ -11,6 +11,13 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "installable": True,
-    "depends": ["finance_integration_core"],
-    "data": ["views/menus.xml"],
+    "depends": ["finance_integration_core", "mail"],
+    "external_dependencies": {"python": ["cryptography"]},
+    "data": [
+        "security/security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/fi_audit_views.xml",
+        "views/menus.xml",
+    ],
 }

@@ -1,0 +1,214 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""What core does that the chain records, hooked from this addon: change
+control transitions, the exception queue, message processing and replays,
+refused webhooks. (Received messages are chained from their own rows by the
+sealer: nothing is added to the intake path.)"""
+
+import hashlib
+
+from odoo import api, models
+
+
+class FiChangeLog(models.Model):
+    _inherit = "fi.change.log"
+
+    @api.model
+    def _fi_record(self, records, from_state, to_state, note=None):
+        rows = super()._fi_record(records, from_state, to_state, note=note)
+        audit = self.env["fi.audit"]
+        for record in records:
+            audit._fi_event(
+                f"change.{to_state}",
+                f"{record.display_name}: {from_state or 'none'} -> {to_state}",
+                record=record,
+                facts={
+                    "model": record._name,
+                    "version": record.version,
+                    "from_state": from_state or "none",
+                    "to_state": to_state,
+                    "note": note or None,
+                },
+            )
+        return rows
+
+
+class FiException(models.Model):
+    _inherit = "fi.exception"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        items = super().create(vals_list)
+        for item in items:
+            item._fi_audit(
+                "exception.opened",
+                f"Exception opened: {item.name}",
+                {
+                    "reason_code": item.reason_code,
+                    "category": item.category,
+                    "severity": item.severity,
+                    "assignee_id": item.user_id.id or None,
+                },
+            )
+        return items
+
+    def write(self, vals):
+        watched = {"state", "user_id"} & set(vals)
+        before = (
+            {item.id: (item.state, item.user_id.id) for item in self} if watched else {}
+        )
+        res = super().write(vals)
+        for item in self if watched else ():
+            state, user_id = before[item.id]
+            if item.user_id.id != user_id:
+                item._fi_audit(
+                    "exception.assigned",
+                    f"Exception {item.name} assigned to "
+                    f"{item.user_id.name or 'nobody'}",
+                    {
+                        "from_user_id": user_id or None,
+                        "to_user_id": item.user_id.id or None,
+                    },
+                )
+            if item.state != state:
+                kind = {
+                    "resolved": "exception.resolved",
+                    "ignored": "exception.ignored",
+                    "in_progress": "exception.in_progress",
+                    "new": "exception.reopened",
+                }[item.state]
+                facts = {"from_state": state, "to_state": item.state}
+                if item.state == "ignored":
+                    facts["reason"] = item.ignore_reason or None
+                if item.state == "resolved":
+                    facts["note"] = item.resolution_note or None
+                item._fi_audit(
+                    kind, f"Exception {item.name}: {state} -> {item.state}", facts
+                )
+        return res
+
+    def _fi_audit(self, event_type, summary, facts):
+        self.env["fi.audit"]._fi_event(
+            event_type,
+            summary,
+            record=self,
+            message=self.fi_message_id,
+            facts=dict(facts, exception_id=self.id),
+        )
+
+
+class FiMessage(models.Model):
+    _inherit = "fi.message"
+
+    def _fi_audit(self, event_type, facts, record=None):
+        self.env["fi.audit"]._fi_event(
+            event_type,
+            f"{self.display_name}: {event_type.split('.', 1)[1]}",
+            record=record or self,
+            message=self,
+            facts=dict(facts, attempts=self.attempts, state=self.state),
+        )
+
+    def _fi_run_handler(self):
+        result = super()._fi_run_handler()
+        if self.flow_id.schema_json:
+            self._fi_audit(
+                "message.validated",
+                {"schema_version": self.flow_id.schema_version or None},
+            )
+        return result
+
+    def _fi_mark_done(self, record=None):
+        result = super()._fi_mark_done(record)
+        self._fi_audit(
+            "message.done",
+            {
+                "res_model": record._name if record else None,
+                "res_id": record.id if record else None,
+            },
+            record=record,
+        )
+        return result
+
+    def _fi_mark_ignored(self, reason):
+        result = super()._fi_mark_ignored(reason)
+        self._fi_audit("message.ignored", {"reason": reason})
+        return result
+
+    def _fi_handle_failure(self, err):
+        result = super()._fi_handle_failure(err)
+        kind = {"failed": "message.failed", "dead": "message.dead"}.get(
+            self.state, "message.retry_scheduled"
+        )
+        self._fi_audit(
+            kind,
+            {
+                "error_code": self.error_code or None,
+                "error_class": self.error_class or None,
+                "response_status": self.response_status or None,
+            },
+        )
+        return result
+
+    def _fi_store_response(self, result):
+        res = super()._fi_store_response(result)
+        self._fi_audit(
+            "message.response",
+            {
+                "status": result.status,
+                "body_sha256": hashlib.sha256(
+                    (result.body or "").encode("utf-8")
+                ).hexdigest(),
+            },
+        )
+        return res
+
+    def action_replay(self):
+        return super(
+            FiMessage, self.with_context(fi_audit_action="replay")
+        ).action_replay()
+
+    def action_retry(self):
+        return super(
+            FiMessage, self.with_context(fi_audit_action="retry")
+        ).action_retry()
+
+    def _fi_requeue(self):
+        action = self.env.context.get("fi_audit_action") or "requeue"
+        states = {message.id: message.state for message in self}
+        res = super()._fi_requeue()
+        for message in self:
+            message._fi_audit(
+                f"message.{'replayed' if action == 'replay' else 'retried'}",
+                {"from_state": states[message.id], "action": action},
+            )
+        return res
+
+    def action_fi_audit_trace(self):
+        self.ensure_one()
+        domain = [("message_id", "=", self.id)]
+        if self.correlation_id:
+            domain = ["|", ("correlation_id", "=", self.correlation_id), *domain]
+        return self.env["fi.audit.event"]._fi_trace_action(
+            domain, f"Audit trail of {self.display_name}"
+        )
+
+
+class FiSecurityEvent(models.Model):
+    _inherit = "fi.security.event"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        events = super().create(vals_list)
+        for event in events:
+            self.env["fi.audit"]._fi_event(
+                "webhook.rejected",
+                f"Webhook refused on {event.endpoint_id.display_name}: {event.reason}",
+                record=event,
+                endpoint=event.endpoint_id,
+                facts={
+                    "reason": event.reason,
+                    "detail": event.detail or None,
+                    "remote_addr": event.remote_addr or None,
+                },
+            )
+        return events
