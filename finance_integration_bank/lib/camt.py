@@ -73,7 +73,9 @@ def _dec(text, filename, where, field_name):
         ) from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _date(text):
+    """ISO date of a date or datetime text; cached, so equal dates are one object."""
     text = (text or "").strip()
     return date.fromisoformat(text[:10]) if text else None
 
@@ -82,7 +84,7 @@ class _Finder:
     """Child lookups by local name in one namespace (no XPath compile per entry)."""
 
     def __init__(self, ns):
-        self.ns = "{%s}" % ns
+        self.ns = "{" + ns + "}"
 
     def q(self, path):
         return "/".join(self.ns + p for p in path.split("/"))
@@ -109,11 +111,29 @@ class _Finder:
 def parse(data, filename="<file>", validate=True):
     """All statements of a camt.052/053/054 file as ``Statement`` objects.
 
-    ``data``: bytes. Raises ``StatementError`` naming the file, the line or XPath,
-    the field and what was expected.
+    ``data``: bytes, or the path of the file (then it is read as it is parsed,
+    never whole in memory). Raises ``StatementError`` naming the file, the line
+    or XPath, the field and what was expected.
     """
-    refuse_dtd(data, filename)
-    sniffed = sniff(data[:4096])
+    if isinstance(data, str):
+        with open(data, "rb") as handle:
+            head = handle.read(65536)
+            handle.seek(max(os.path.getsize(data) - 256, 0))
+            tail = handle.read()
+        source = data
+    else:
+        head, tail, source = data[:65536], data[-256:], io.BytesIO(data)
+    # libxml2 does not always report a document cut short when a schema is
+    # plugged into iterparse: the end of the document is checked here
+    if not re.search(rb"</(\w+:)?Document>\s*$", tail):
+        raise StatementError(
+            filename,
+            "end of file",
+            "XML",
+            "well-formed XML ending with </Document> (file truncated?)",
+        )
+    refuse_dtd(head, filename)
+    sniffed = sniff(head[:4096])
     if not sniffed:
         raise StatementError(
             filename, "/Document", "xmlns", "an ISO 20022 camt.052/053/054 namespace"
@@ -126,23 +146,23 @@ def parse(data, filename="<file>", validate=True):
     f = _Finder(ns)
     container = f.ns + CONTAINERS[kind]
     ntry_tag = f.ns + "Ntry"
-    kwargs = dict(
-        events=("end",),
-        tag=(container, ntry_tag, f.ns + "Bal", f.ns + "Acct"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    kwargs = {
+        "events": ("end",),
+        "tag": (container, ntry_tag, f.ns + "Bal", f.ns + "Acct"),
+        "resolve_entities": False,
+        "no_network": True,
+        "load_dtd": False,
+        "huge_tree": False,
+        "remove_comments": True,
+        "remove_pis": True,
+    }
     if validate:
         kwargs["schema"] = schema_for(ns)
     statements = []
     current = None
     stmt_index = 0
     entry_index = 0
-    context = etree.iterparse(io.BytesIO(data), **kwargs)
+    context = etree.iterparse(source, **kwargs)
     try:
         for _event, el in context:
             parent = el.getparent()
@@ -156,11 +176,14 @@ def parse(data, filename="<file>", validate=True):
                 el.clear()
                 continue
             if parent is None or parent.tag != container:
-                continue  # Acct of a counterparty, Bal elsewhere: read with their parent
+                continue  # an Acct or Bal inside an entry: read with the entry
             current = current or Statement(kind=kind, version=version)
             if el.tag == ntry_tag:
                 entry_index += 1
-                where = f"/Document/{CONTAINERS[kind]}[{stmt_index + 1}]/Ntry[{entry_index}]"
+                where = (
+                    f"/Document/{CONTAINERS[kind]}[{stmt_index + 1}]"
+                    f"/Ntry[{entry_index}]"
+                )
                 current.lines.extend(_entry(f, el, filename, where, current))
                 el.clear()
                 prev = el.getprevious()
@@ -340,7 +363,7 @@ def _entry(f, el, filename, where, stmt):
             _details(txs[0], base, credit)
         return [base]
     # a batch: the whole entry (with the first remittance only as a hint) and details
-    base.extra["batch"] = True
+    base.batch = True
     lines = [base]
     for index, tx in enumerate(txs, 1):
         tx_where = f"{where}/NtryDtls/TxDtls[{index}]"

@@ -142,7 +142,9 @@ class Index:
                     self.by_ref[key].append(item.id)
             cents = int((item.amount / CENT).to_integral_value())
             if item.partner_id:
-                self.by_partner_amount[(item.partner_id, item.currency, cents)].append(item.id)
+                self.by_partner_amount[(item.partner_id, item.currency, cents)].append(
+                    item.id
+                )
                 self.by_partner[(item.partner_id, item.currency)].append(item.id)
             self.by_amount[(item.currency, cents)].append(item.id)
 
@@ -151,15 +153,21 @@ def _in_window(item, line, days):
     return abs((line.date - item.date).days) <= days
 
 
-def match(lines, items, partner_by_iban=None, partner_by_name=None, date_window=30, index=None):
+def match(
+    lines, items, partner_by_iban=None, partner_by_name=None, date_window=30, index=None
+):
     """Proposals for ``lines`` (BankLine) against ``items`` (OpenItem), best
     first per line; a line without any proposal is absent."""
     index = index or Index(items)
     partner_by_iban = {normalize_iban(k): v for k, v in (partner_by_iban or {}).items()}
-    partner_by_name = {(k or "").strip().upper(): v for k, v in (partner_by_name or {}).items()}
+    partner_by_name = {
+        (k or "").strip().upper(): v for k, v in (partner_by_name or {}).items()
+    }
     out = []
     for line in lines:
-        out.extend(_match_line(line, index, partner_by_iban, partner_by_name, date_window))
+        out.extend(
+            _match_line(line, index, partner_by_iban, partner_by_name, date_window)
+        )
     return out
 
 
@@ -178,14 +186,20 @@ def _match_line(line, index, by_iban, by_name, window):
                 seen.add(item_id)
                 hits.append(item_id)
     if hits:
-        return _reference_proposals(line, [items[i] for i in hits])
+        return _reference_proposals(line, [items[i] for i in sorted(hits)])
     # 2. partner + amount + window
-    partner = line.partner_id or by_iban.get(normalize_iban(line.iban)) or by_name.get(
-        (line.partner_name or "").strip().upper()
+    partner = (
+        line.partner_id
+        or by_iban.get(normalize_iban(line.iban))
+        or by_name.get((line.partner_name or "").strip().upper())
     )
     cents = _cents(line.amount)
     if partner:
-        reason = "partner from IBAN" if line.iban and by_iban.get(normalize_iban(line.iban)) else "partner"
+        reason = (
+            "partner from IBAN"
+            if line.iban and by_iban.get(normalize_iban(line.iban))
+            else "partner"
+        )
         same = [
             items[i]
             for i in index.by_partner_amount.get((partner, line.currency, cents), ())
@@ -198,7 +212,8 @@ def _match_line(line, index, by_iban, by_name, window):
                     line.id,
                     (item.id,),
                     85 if unique else 60,
-                    [reason, "same amount", f"within {window} days"] + ([] if unique else [f"{len(same)} candidates"]),
+                    [reason, "same amount", f"within {window} days"]
+                    + ([] if unique else [f"{len(same)} candidates"]),
                 )
                 for item in sorted(same, key=lambda it: abs((line.date - it.date).days))
             ]
@@ -208,19 +223,42 @@ def _match_line(line, index, by_iban, by_name, window):
             candidates = [items[i] for i in open_ids]
             total = sum((it.amount for it in candidates), Decimal(0))
             if total == line.amount and len(candidates) > 1:
-                return [Proposal(line.id, tuple(it.id for it in candidates), 75, [reason, f"sum of all {len(candidates)} open items"])]
+                return [
+                    Proposal(
+                        line.id,
+                        tuple(it.id for it in candidates),
+                        75,
+                        [reason, f"sum of all {len(candidates)} open items"],
+                    )
+                ]
             by_cents = {}
             for it in candidates:
                 by_cents.setdefault(_cents(it.amount), it)
             for it in candidates:
                 other = by_cents.get(cents - _cents(it.amount))
                 if other is not None and other.id != it.id:
-                    return [Proposal(line.id, (it.id, other.id), 70, [reason, "sum of two open items"])]
+                    return [
+                        Proposal(
+                            line.id,
+                            (it.id, other.id),
+                            70,
+                            [reason, "sum of two open items"],
+                        )
+                    ]
     # 4. amount and date only
-    same = [items[i] for i in index.by_amount.get((line.currency, cents), ()) if _in_window(items[i], line, window)]
+    same = [
+        items[i]
+        for i in index.by_amount.get((line.currency, cents), ())
+        if _in_window(items[i], line, window)
+    ]
     if same:
         return [
-            Proposal(line.id, (item.id,), 50 if len(same) == 1 else 30, ["same amount", f"within {window} days", "no partner"])
+            Proposal(
+                line.id,
+                (item.id,),
+                50 if len(same) == 1 else 30,
+                ["same amount", f"within {window} days", "no partner"],
+            )
             for item in same[:5]
         ]
     return []
@@ -229,24 +267,62 @@ def _match_line(line, index, by_iban, by_name, window):
 def _reference_proposals(line, hits):
     same_ccy = [it for it in hits if it.currency == line.currency]
     if not same_ccy:
-        return [Proposal(line.id, (it.id,), 60, ["reference", "other currency"], line.amount) for it in hits]
+        return [
+            Proposal(
+                line.id, (it.id,), 60, ["reference", "other currency"], line.amount
+            )
+            for it in hits
+        ]
     total = sum((it.amount for it in same_ccy), Decimal(0))
     if len(same_ccy) == 1:
         item = same_ccy[0]
         diff = line.amount - item.amount
         if not diff:
             return [Proposal(line.id, (item.id,), 100, ["reference", "same amount"])]
-        if abs(line.amount) < abs(item.amount) and (line.amount > 0) == (item.amount > 0):
-            return [Proposal(line.id, (item.id,), 80, ["reference", "partial payment"], diff, partial=True)]
-        return [Proposal(line.id, (item.id,), 90, ["reference", f"difference {diff}"], diff)]
+        if abs(line.amount) < abs(item.amount) and (line.amount > 0) == (
+            item.amount > 0
+        ):
+            return [
+                Proposal(
+                    line.id,
+                    (item.id,),
+                    80,
+                    ["reference", "partial payment"],
+                    diff,
+                    partial=True,
+                )
+            ]
+        return [
+            Proposal(line.id, (item.id,), 90, ["reference", f"difference {diff}"], diff)
+        ]
     diff = line.amount - total
     if not diff:
-        return [Proposal(line.id, tuple(it.id for it in same_ccy), 95, [f"references of {len(same_ccy)} items", "sum matches"])]
+        return [
+            Proposal(
+                line.id,
+                tuple(it.id for it in same_ccy),
+                95,
+                [f"references of {len(same_ccy)} items", "sum matches"],
+            )
+        ]
     exact = [it for it in same_ccy if it.amount == line.amount]
     if len(exact) == 1:
-        return [Proposal(line.id, (exact[0].id,), 90, ["reference", "same amount", f"{len(same_ccy)} references"])]
+        return [
+            Proposal(
+                line.id,
+                (exact[0].id,),
+                90,
+                ["reference", "same amount", f"{len(same_ccy)} references"],
+            )
+        ]
     return [
-        Proposal(line.id, tuple(it.id for it in same_ccy), 70, [f"references of {len(same_ccy)} items", f"difference {diff}"], diff)
+        Proposal(
+            line.id,
+            tuple(it.id for it in same_ccy),
+            70,
+            [f"references of {len(same_ccy)} items", f"difference {diff}"],
+            diff,
+        )
     ]
 
 

@@ -62,7 +62,9 @@ class Line:
     location: str = ""  # XPath or line number for messages
     import_id: str = ""
     entry_key: str = ""  # import id of the whole entry (same for split details)
-    extra: dict = field(default_factory=dict)
+    batch: bool = False  # a batched entry whose details follow it
+    booking_text: str = ""
+    counterparty_account: str = ""  # a non-IBAN account number
 
 
 @dataclass(slots=True)

@@ -66,13 +66,23 @@ def _yymmdd(text, filename, where, tag):
         raise StatementError(filename, where, tag, "a date YYMMDD", text) from None
 
 
+def _lines(text):
+    pos, end = 0, len(text)
+    while pos < end:
+        stop = text.find("\n", pos)
+        if stop < 0:
+            stop = end
+        yield text[pos:stop].rstrip("\r")
+        pos = stop + 1
+
+
 def _fields(text):
     """(line number, tag, value) of each field; continuation lines joined with \\n."""
     tag = None
     value = []
     start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.rstrip("\r")
+    # line by line, no list of all lines (nor a StringIO copy) in memory
+    for number, line in enumerate(_lines(text), 1):
         match = TAG_RE.match(line)
         if match:
             if tag:
@@ -266,7 +276,7 @@ def _german86(text, line):
     if account[:2].isalpha():
         line.counterparty_iban = normalize_iban(account)
     elif account:
-        line.extra["account"] = account.strip()
+        line.counterparty_account = account.strip()
     if parts.get("30"):
         line.counterparty_bic = parts["30"][0].strip()
     keyed = SEPA_KEY_RE.split(purpose)
@@ -282,7 +292,7 @@ def _german86(text, line):
             line.counterparty_bic = values["BIC"]
     else:
         line.payment_ref = purpose.strip()
-    line.extra["booking_text"] = "".join(parts.get("00", []))
+    line.booking_text = "".join(parts.get("00", []))
 
 
 def _slash86(text, line):

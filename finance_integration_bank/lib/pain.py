@@ -17,8 +17,26 @@ from lxml import etree
 from .camt import refuse_dtd, schema_for
 from .model import StatementError
 
-EPC_ALLOWED = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ ")
-SPECIAL = {"ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ä": "ae", "ö": "oe", "ü": "ue", "&": "+", "€": "EUR", "Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "Ł": "L", "ł": "l"}
+EPC_ALLOWED = set(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ "
+)
+SPECIAL = {
+    "ß": "ss",
+    "Ä": "Ae",
+    "Ö": "Oe",
+    "Ü": "Ue",
+    "ä": "ae",
+    "ö": "oe",
+    "ü": "ue",
+    "&": "+",
+    "€": "EUR",
+    "Ø": "O",
+    "ø": "o",
+    "Æ": "AE",
+    "æ": "ae",
+    "Ł": "L",
+    "ł": "l",
+}
 SCHEMAS = ("pain.001.001.09", "pain.001.001.03")
 
 
@@ -95,13 +113,19 @@ def write_pain001(debtor, payments, schema="pain.001.001.09", msg_id=None):
 
 
 def validate(data, schema):
-    """Raise StatementError unless ``data`` is valid against the shipped XSD of ``schema``."""
+    """Raise StatementError unless ``data`` is valid against ``schema``'s XSD."""
     xsd = schema_for(f"urn:iso:std:iso:20022:tech:xsd:{schema}")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     doc = etree.parse(io.BytesIO(data), parser)
     if not xsd.validate(doc):
         err = xsd.error_log.last_error
-        raise StatementError(f"{schema}.xml", f"line {err.line}", "XSD", f"a file valid against {schema}", err.message)
+        raise StatementError(
+            f"{schema}.xml",
+            f"line {err.line}",
+            "XSD",
+            f"a file valid against {schema}",
+            err.message,
+        )
 
 
 @dataclass(slots=True)
@@ -124,15 +148,25 @@ def parse_pain002(data, filename="<file>"):
     ns = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"
     if ns.encode() not in data[:4096]:
         raise StatementError(filename, "/Document", "xmlns", ns)
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
     try:
         doc = etree.parse(io.BytesIO(data), parser)
     except etree.XMLSyntaxError as err:
-        raise StatementError(filename, f"line {err.lineno}", "XML", "well-formed XML", err.msg) from None
+        raise StatementError(
+            filename, f"line {err.lineno}", "XML", "well-formed XML", err.msg
+        ) from None
     xsd = schema_for(ns)
     if not xsd.validate(doc):
         err = xsd.error_log.last_error
-        raise StatementError(filename, f"line {err.line}", "XSD pain.002.001.03", "a valid document", err.message)
+        raise StatementError(
+            filename,
+            f"line {err.line}",
+            "XSD pain.002.001.03",
+            "a valid document",
+            err.message,
+        )
     n = {"p": ns}
     root = doc.getroot()
     grp = root.find("p:CstmrPmtStsRpt/p:OrgnlGrpInfAndSts", n)
@@ -143,7 +177,9 @@ def parse_pain002(data, filename="<file>"):
         rsn = tx.find("p:StsRsnInf", n)
         code = text = ""
         if rsn is not None:
-            code = rsn.findtext("p:Rsn/p:Cd", "", n) or rsn.findtext("p:Rsn/p:Prtry", "", n)
+            code = rsn.findtext("p:Rsn/p:Cd", "", n) or rsn.findtext(
+                "p:Rsn/p:Prtry", "", n
+            )
             text = " ".join(t.text or "" for t in rsn.iterfind("p:AddtlInf", n)).strip()
         out.append(
             PaymentStatus(
@@ -164,12 +200,17 @@ def write_pain002(original_msg_id, statuses):
     ``statuses`` = [(end_to_end_id, status, reason_code, text)]."""
     txs = "".join(
         f"<TxInfAndSts><OrgnlEndToEndId>{e2e}</OrgnlEndToEndId><TxSts>{sts}</TxSts>"
-        + (f"<StsRsnInf><Rsn><Cd>{code}</Cd></Rsn><AddtlInf>{text}</AddtlInf></StsRsnInf>" if code else "")
+        + (
+            f"<StsRsnInf><Rsn><Cd>{code}</Cd></Rsn><AddtlInf>{text}</AddtlInf></StsRsnInf>"
+            if code
+            else ""
+        )
         + "</TxInfAndSts>"
         for e2e, sts, code, text in statuses
     )
     return (
-        '<?xml version="1.0" encoding="UTF-8"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03">'
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03">'
         "<CstmrPmtStsRpt><GrpHdr><MsgId>STS-1</MsgId><CreDtTm>2026-01-31T10:00:00</CreDtTm></GrpHdr>"
         f"<OrgnlGrpInfAndSts><OrgnlMsgId>{original_msg_id}</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>"
         f"<OrgnlPmtInfAndSts><OrgnlPmtInfId>PMT-1</OrgnlPmtInfId>{txs}</OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>"

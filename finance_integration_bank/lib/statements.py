@@ -16,7 +16,7 @@ WHEN_PRESENT = {"camt.052", "mt942", "ofx", "csv"}
 def detect(data, filename="<file>"):
     """The format of a file from its first bytes, never its name.
 
-    >>> detect(b'<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">')
+    >>> detect(b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">')
     'camt'
     >>> detect(b"{1:F01BANK}{2:I940}{4:\\r\\n:20:X")
     'mt940'
@@ -46,7 +46,14 @@ def detect(data, filename="<file>"):
 
 
 def parse(data, filename="<file>", csv_profile=None, validate=True):
-    """The statements of a file, detected from its content."""
+    """The statements of a file (bytes, or its path), detected from its content."""
+    if isinstance(data, str):
+        with open(data, "rb") as handle:
+            head = handle.read(4096)
+        if detect(head, filename) == "camt":
+            return camt.parse(data, filename, validate=validate)  # streamed from disk
+        with open(data, "rb") as handle:
+            data = handle.read()
     kind = detect(data, filename)
     if kind == "camt":
         return camt.parse(data, filename, validate=validate)
@@ -97,7 +104,8 @@ def check_balances(stmt, filename="<file>"):
             filename,
             stmt.location,
             "balance",
-            f"opening {opening.amount} + entries {total} = closing {opening.amount + total}",
+            f"opening {opening.amount} + entries {total} = "
+            f"closing {opening.amount + total}",
             str(closing.amount),
         )
 

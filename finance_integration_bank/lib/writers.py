@@ -65,7 +65,8 @@ def _tx(version, e, entry_amount):
     role = "Dbtr" if entry_amount >= 0 else "Cdtr"
     parties = ""
     if e.get("name") or e.get("iban"):
-        parties = f"<RltdPties>{_party(version, role, e.get('name', ''), e.get('iban', ''))}</RltdPties>"
+        party = _party(version, role, e.get("name", ""), e.get("iban", ""))
+        parties = f"<RltdPties>{party}</RltdPties>"
     rmt = ""
     if e.get("cref"):
         rmt = (
@@ -88,7 +89,8 @@ def _entry(version, e):
     btch = f"<Btch><NbOfTxs>{len(details)}</NbOfTxs></Btch>" if e.get("details") else ""
     txs = "".join(_tx(version, d, amount) for d in details)
     return (
-        f'<Ntry><Amt Ccy="EUR">{_amt(amount)}</Amt><CdtDbtInd>{_dc(amount)}</CdtDbtInd>{rvsl}'
+        f'<Ntry><Amt Ccy="EUR">{_amt(amount)}</Amt>'
+        f"<CdtDbtInd>{_dc(amount)}</CdtDbtInd>{rvsl}"
         f"{sts}<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>{ref}"
         "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>"
         f"<NtryDtls>{btch}{txs}</NtryDtls></Ntry>"
@@ -114,6 +116,7 @@ def camt(
     seq=1,
     day=date(2026, 1, 31),
     available=None,
+    currency="EUR",
 ):
     """A camt.052/053/054 document (bytes); the closing balance is computed
     unless given (to write a wrong one)."""
@@ -133,7 +136,8 @@ def camt(
         if available is not None:
             bals += _bal("CLAV", available, day)
     head = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{NS.format(kind=kind, version=version)}">'
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<Document xmlns="{NS.format(kind=kind, version=version)}">'
         f"<{root}><GrpHdr><MsgId>MSG-{escape(stmt_id)}</MsgId><CreDtTm>{day.isoformat()}T18:00:00</CreDtTm></GrpHdr>"
         f"<{container}><Id>{escape(stmt_id)}</Id><ElctrncSeqNb>{seq}</ElctrncSeqNb><CreDtTm>{day.isoformat()}T18:00:00</CreDtTm>"
         f"<Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>EUR</Ccy></Acct>{bals}"
@@ -141,7 +145,11 @@ def camt(
     parts = [head.encode()]
     parts.extend(("\n" + _entry(version, e)).encode() for e in entries)
     parts.append(f"</{container}></{root}></Document>\n".encode())
-    return b"".join(parts)
+    data = b"".join(parts)
+    if currency != "EUR":
+        data = data.replace(b'Ccy="EUR"', f'Ccy="{currency}"'.encode())
+        data = data.replace(b"<Ccy>EUR</Ccy>", f"<Ccy>{currency}</Ccy>".encode())
+    return data
 
 
 def _mt_amount(value):
@@ -163,6 +171,7 @@ def mt940(
     ref="STMT1",
     header=True,
     available=None,
+    currency="EUR",
 ):
     """An MT940 statement (str); several are joined by the caller."""
     if closing is None:
@@ -172,7 +181,8 @@ def mt940(
         out.append("{1:F01ABNANL2AXXX0000000000}{2:I940ABNANL2AXXXN}{4:")
     out += [f":20:{ref}", f":25:{account}", f":28C:{stmt_no}"]
     out.append(
-        f":60F:{'C' if opening >= 0 else 'D'}{_yymmdd(day)}EUR{_mt_amount(opening)}"
+        f":60F:{'C' if opening >= 0 else 'D'}{_yymmdd(day)}"
+        f"{currency}{_mt_amount(opening)}"
     )
     for e in entries:
         dc = ("R" if e.get("reversal") else "") + ("C" if e["amount"] >= 0 else "D")
@@ -180,7 +190,8 @@ def mt940(
             dc = "RD" if e["amount"] >= 0 else "RC"
         bankref = f"//{e['ref'][:16]}" if e.get("ref") else ""
         out.append(
-            f":61:{_yymmdd(e['date'])}{e['date'].strftime('%m%d')}{dc}{_mt_amount(e['amount'])}NTRF{(e.get('e2e') or 'NONREF')[:16]}{bankref}"
+            f":61:{_yymmdd(e['date'])}{e['date'].strftime('%m%d')}{dc}"
+            f"{_mt_amount(e['amount'])}NTRF{(e.get('e2e') or 'NONREF')[:16]}{bankref}"
         )
         text = e.get("text", "")
         if dialect == "german":
@@ -192,21 +203,27 @@ def mt940(
             chunks = [purpose[i : i + 27] for i in range(0, len(purpose), 27)] or [""]
             sub = "".join(f"?{20 + i}{c}" for i, c in enumerate(chunks[:10]))
             name = e.get("name", "")[:27]
-            info = f"166?00SEPA-UEBERWEISUNG{sub}?30DEUTDEFFXXX?31{e.get('iban', '')}?32{name}"
+            iban = e.get("iban", "")
+            info = f"166?00SEPA-UEBERWEISUNG{sub}?30DEUTDEFFXXX?31{iban}?32{name}"
             lines86 = [info[i : i + 65] for i in range(0, len(info), 65)]
         elif dialect == "slash":
-            info = f"/EREF/{e.get('e2e', 'NOTPROVIDED')}/IBAN/{e.get('iban', '')}/NAME/{e.get('name', '')}/REMI/{text}"
+            info = (
+                f"/EREF/{e.get('e2e', 'NOTPROVIDED')}/IBAN/{e.get('iban', '')}"
+                f"/NAME/{e.get('name', '')}/REMI/{text}"
+            )
             lines86 = [info[i : i + 65] for i in range(0, len(info), 65)]
         else:
             lines86 = [text or "PAYMENT"]
         out.append(":86:" + lines86[0])
         out.extend(lines86[1:6])
     out.append(
-        f":62F:{'C' if closing >= 0 else 'D'}{_yymmdd(day)}EUR{_mt_amount(closing)}"
+        f":62F:{'C' if closing >= 0 else 'D'}{_yymmdd(day)}"
+        f"{currency}{_mt_amount(closing)}"
     )
     if available is not None:
         out.append(
-            f":64:{'C' if available >= 0 else 'D'}{_yymmdd(day)}EUR{_mt_amount(available)}"
+            f":64:{'C' if available >= 0 else 'D'}{_yymmdd(day)}"
+            f"{currency}{_mt_amount(available)}"
         )
     out.append("-}" if header else "-")
     return "\r\n".join(out) + "\r\n"
@@ -219,6 +236,7 @@ def ofx(
     day=date(2026, 1, 31),
     xml=False,
     available=None,
+    currency="EUR",
 ):
     """An OFX bank statement: 1.x SGML (default) or 2.x XML."""
     txs = []
@@ -228,8 +246,10 @@ def ofx(
         txs.append(
             f"<STMTTRN><TRNTYPE>{'CREDIT' if e['amount'] >= 0 else 'DEBIT'}{end}"
             f"<DTPOSTED>{e['date'].strftime('%Y%m%d')}{ends('DTPOSTED')}"
-            f"<TRNAMT>{e['amount']:.2f}{ends('TRNAMT')}<FITID>{e.get('ref') or i}{ends('FITID')}"
-            f"<NAME>{escape(e.get('name', 'X'))}{ends('NAME')}<MEMO>{escape(e.get('text', ''))}{ends('MEMO')}</STMTTRN>"
+            f"<TRNAMT>{e['amount']:.2f}{ends('TRNAMT')}"
+            f"<FITID>{e.get('ref') or i}{ends('FITID')}"
+            f"<NAME>{escape(e.get('name', 'X'))}{ends('NAME')}"
+            f"<MEMO>{escape(e.get('text', ''))}{ends('MEMO')}</STMTTRN>"
         )
     c = (lambda tag: f"</{tag}>") if xml else (lambda tag: "")
     avail = (
@@ -242,16 +262,23 @@ def ofx(
         f"<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0{c('CODE')}<SEVERITY>INFO{c('SEVERITY')}</STATUS>"
         f"<DTSERVER>{day.strftime('%Y%m%d')}{c('DTSERVER')}<LANGUAGE>ENG{c('LANGUAGE')}</SONRS></SIGNONMSGSRSV1>"
         f"<BANKMSGSRSV1><STMTTRNRS><TRNUID>1{c('TRNUID')}<STATUS><CODE>0{c('CODE')}<SEVERITY>INFO{c('SEVERITY')}</STATUS>"
-        f"<STMTRS><CURDEF>EUR{c('CURDEF')}<BANKACCTFROM><BANKID>121099999{c('BANKID')}<ACCTID>{account}{c('ACCTID')}"
+        f"<STMTRS><CURDEF>{currency}{c('CURDEF')}<BANKACCTFROM><BANKID>121099999{c('BANKID')}<ACCTID>{account}{c('ACCTID')}"
         f"<ACCTTYPE>CHECKING{c('ACCTTYPE')}</BANKACCTFROM><BANKTRANLIST><DTSTART>{start.strftime('%Y%m%d')}{c('DTSTART')}"
         f"<DTEND>{day.strftime('%Y%m%d')}{c('DTEND')}{''.join(txs)}</BANKTRANLIST>"
         f"<LEDGERBAL><BALAMT>{closing:.2f}{c('BALAMT')}<DTASOF>{day.strftime('%Y%m%d')}{c('DTASOF')}</LEDGERBAL>{avail}"
         "</STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>"
     )
     if xml:
-        head = '<?xml version="1.0" encoding="UTF-8"?>\n<?OFX OFXHEADER="200" VERSION="211" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>\n'
+        head = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<?OFX OFXHEADER="200" '
+            'VERSION="211" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>\n'
+        )
     else:
-        head = "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\nCHARSET:1252\nCOMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n"
+        head = (
+            "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\n"
+            "ENCODING:USASCII\nCHARSET:1252\nCOMPRESSION:NONE\n"
+            "OLDFILEUID:NONE\nNEWFILEUID:NONE\n\n"
+        )
     return (head + body.replace("><", ">\n<")).encode()
 
 
@@ -273,7 +300,8 @@ def bai2(
         total += minor
         code = "195" if e["amount"] >= 0 else "495"
         rec.append(
-            f"16,{code},{minor},0,{e.get('ref', '')},{e.get('e2e', '')},{e.get('text', '')}/"
+            f"16,{code},{minor},0,{e.get('ref', '')},{e.get('e2e', '')},"
+            f"{e.get('text', '')}/"
         )
     rec.append(f"49,{total + (1 if bad_total else 0)},{len(rec) + 1}/")
     lines = [
