@@ -48,7 +48,7 @@ def log(text):
 # parsing, each in its own process (peak RSS is per process)
 # ----------------------------------------------------------------------
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {addon!r})
 what, path = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
@@ -101,7 +101,10 @@ elif what == "ofxparse":
         ofx = ofxparse.OfxParser.parse(handle)
     count = len(ofx.account.statement.transactions)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: this process's own high-water mark (ru_maxrss would carry the
+# parent's peak over fork + exec)
+with open("/proc/self/status") as status:
+    peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024
 print(json.dumps({{"seconds": seconds, "peak_mb": peak, "count": count}}))
 """
 
@@ -232,40 +235,30 @@ print(f"IMPORT={{seconds}} {{record.state}} {{record.line_count}}", record.error
 
 
 def import_bench(workdir):
-    import bench_dashboard as pg  # the throwaway cluster and config helpers
+    import _fi  # the throwaway cluster and Odoo runs shared by the benches
 
-    pg.DB = "fi_bench_bank"
+    cluster = _fi.Cluster(os.path.join(workdir, "pg"))
     logfile = os.path.join(workdir, "odoo.log")
-    cluster = pg.Cluster(workdir)
     try:
         cluster.start()
-        conf = pg.write_config(workdir, cluster)
+        conf = _fi.write_config(
+            os.path.join(workdir, "odoo.conf"), cluster.port, data_dir=workdir
+        )
         log(f"cluster on port {cluster.port}, logs in {logfile}")
         start = time.perf_counter()
-        pg.odoo(
-            conf,
-            "-i",
-            "finance_integration_bank",
-            "--without-demo=all",
-            "--stop-after-init",
-            logfile=logfile,
-        )
+        _fi.odoo_install(conf, "bench_bank", "finance_integration_bank", log=logfile)
         log(f"installed in {time.perf_counter() - start:.0f}s")
-        answer = subprocess.run(
-            [PYTHON, "-m", "odoo", "shell", "-c", conf, "-d", pg.DB, "--no-http"],
-            input=SHELL_IMPORT.format(addon=ADDON, lines=IMPORT_LINES),
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=tempfile.gettempdir(),
+        out = _fi.odoo_shell(
+            conf,
+            "bench_bank",
+            SHELL_IMPORT.format(addon=ADDON, lines=IMPORT_LINES),
+            log=logfile,
         )
-        found = re.search(r"IMPORT=(\S+) (\S+) (\S+)(.*)", answer.stdout)
+        found = re.search(r"IMPORT=(\S+) (\S+) (\S+)(.*)", out)
         if not found:
-            raise RuntimeError(answer.stdout[-2000:] + answer.stderr[-3000:])
+            raise RuntimeError(out[-3000:])
         seconds, state, count, error = found.groups()
-        log(
-            f"imported {count} lines ({state}) in {float(seconds):.1f}s {error.strip()}"
-        )
+        log(f"imported {count} lines ({state}) in {float(seconds):.1f}s {error}")
         if state != "done":
             raise RuntimeError(error)
         return float(seconds)

@@ -260,6 +260,8 @@ def _flat(el, strip, prefix="", out=None, txs=None):
             continue
         path = prefix + tag
         if len(child):
+            if tag == "Chrgs":
+                out["Chrgs"] = True
             _flat(child, strip, path + "/", out, txs)
         elif path in out:
             if tag == "Ustrd":
@@ -304,6 +306,8 @@ def _bank_code(d):
 
 def _charges(d):
     total = Decimal(0)
+    if "Chrgs" not in d:
+        return total
     for key, value in d.items():
         if key.startswith("Chrgs/") and key.endswith("/Amt") and value:
             total += Decimal(value)

@@ -92,6 +92,16 @@ class TestParsers(BaseCase):
                     if kind != "camt.054":
                         self.assertTrue(stmt.balances)
 
+    def test_camt_charges_are_read(self):
+        data = writers.camt(entries()[:1]).replace(
+            b"</BkTxCd>",
+            b'</BkTxCd><Chrgs><Rcrd><Amt Ccy="EUR">1.50</Amt>'
+            b"<CdtDbtInd>DBIT</CdtDbtInd></Rcrd></Chrgs>",
+            1,
+        )
+        (stmt,) = statements.parse(data)
+        self.assertEqual(stmt.lines[0].charges, D("1.50"))
+
     def test_camt_line_ids_are_the_same_in_the_report_and_the_statement(self):
         report = statements.assign_ids(
             statements.parse(writers.camt(entries(), kind="camt.052"))[0]
