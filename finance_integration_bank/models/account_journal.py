@@ -115,9 +115,8 @@ class AccountJournal(models.Model):
                 }
             )
         )
-        item = self.env["fi.exception"]._fi_open(
-            message, "business_rule", detail, "business"
-        )
+        # the event type doubles as the detailed error code of the exception
+        item = message._fi_open_exception(event_type.replace(".", "_"), detail)
         if self.fi_owner_id and not item.user_id:
             item.user_id = self.fi_owner_id
         return item

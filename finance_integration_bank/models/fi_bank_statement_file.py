@@ -247,6 +247,8 @@ class FiBankStatementFile(models.Model):
         opening, closing, available = stmt.opening, stmt.closing, stmt.available
         if existing:
             Line.create([dict(v, statement_id=existing.id) for v in line_vals])
+            if closing:
+                existing.balance_end_real = float(closing.amount)
             statement = existing
             text = _(
                 "%(stmt)s: re-sent with %(new)s new lines (%(old)s already imported); "

@@ -1,8 +1,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import base64
 import io
+import json
 import os
+import threading
 import zipfile
 from decimal import Decimal as D
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import patch
 
 from odoo.tests import tagged
 
@@ -49,6 +54,7 @@ class TestStatementImport(BankCommon):
         self.assertEqual(second.state, "done", second.error)
         self.assertIn("1 new lines (1 already imported)", second.result)
         self.assertEqual(len(first.statement_ids.line_ids), 2)
+        self.assertEqual(first.statement_ids.balance_end_real, 1105.0)
         # the same statement again, no new line: refused
         (third,) = self.imp("a3.xml", self.camt(more) + b"\n")
         self.assertEqual(third.state, "refused")
@@ -286,3 +292,88 @@ class TestStatementImport(BankCommon):
         self.assertEqual(position.balance_end_real, 1010.0)
         self.assertEqual(position.fi_available_balance, 990.0)
         self.assertTrue(position.fi_available_date)
+
+
+@tagged("post_install", "-at_install")
+class TestSourcesAndAudit(BankCommon):
+    def test_each_step_is_audited_with_the_file_correlation_id(self):
+        events = []
+        audit = type(self.env["fi.audit"])
+        original = audit._fi_event
+
+        def record(model, event_type, summary, **kw):
+            events.append((event_type, kw.get("correlation_id"), kw.get("record")))
+            return original(model, event_type, summary, **kw)
+
+        invoice = self.invoice(100.0)
+        with patch.object(audit, "_fi_event", record):
+            (first,) = self.imp(
+                "a.xml", self.camt([self.entry("100.00", invoice.name, "R1")])
+            )
+            first.statement_ids.line_ids._fi_auto_match()
+            self.imp(
+                "a-again.xml", self.camt([self.entry("100.00", invoice.name, "R1")])
+            )
+        kinds = [e[0] for e in events]
+        self.assertEqual(
+            kinds,
+            [
+                "statement.file.received",
+                "statement.imported",
+                "line.reconciled",
+                "statement.file.refused",
+            ],
+        )
+        line = first.statement_ids.line_ids
+        self.assertEqual(events[2][1], first.fi_correlation_id)
+        self.assertEqual(line.fi_correlation_id, first.fi_correlation_id)
+        self.assertEqual(first.statement_ids.fi_correlation_id, first.fi_correlation_id)
+
+    def test_bank_api_pull_through_the_endpoint(self):
+        body = json.dumps(
+            {
+                "files": [
+                    {
+                        "name": "api.xml",
+                        "content": base64.b64encode(
+                            self.camt([self.entry("5.00", "api", "A1")])
+                        ).decode(),
+                    }
+                ]
+            }
+        ).encode()
+        seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append((self.path, self.headers.get("Authorization")))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            endpoint = self.journal._fi_bank_endpoint().sudo()
+            endpoint.write(
+                {
+                    "base_url": f"http://127.0.0.1:{server.server_address[1]}/",
+                    "fi_bank_api_path": "statements/new",
+                }
+            )
+            units = endpoint._fi_batch_units(self.env["fi.flow"])
+            self.assertEqual(len(units), 1)
+            result = endpoint._fi_handle_batch_unit(self.env["fi.flow"], units[0])
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertEqual(seen[0][0], "/statements/new")
+        self.assertIn("api.xml done", result)
+        files = self.journal.fi_statement_file_ids
+        self.assertEqual((files.source, files.line_count), ("api", 1))
