@@ -1,1 +1,3 @@
-from . import test_install
+from . import test_lib
+from . import test_import
+from . import test_reconcile

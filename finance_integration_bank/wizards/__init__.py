@@ -1,0 +1,1 @@
+from . import fi_bank_import_wizard
