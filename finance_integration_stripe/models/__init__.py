@@ -1,0 +1,5 @@
+from . import account
+from . import fi_flow
+from . import fi_endpoint
+from . import fi_endpoint_payments
+from . import fi_endpoint_payouts

@@ -1,1 +1,3 @@
 from . import test_lib
+from . import test_payments
+from . import test_refunds_payouts
