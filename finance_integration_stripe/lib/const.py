@@ -17,6 +17,11 @@ HANDLED_EVENTS = {
     "refund.updated": "refund",
     "refund.failed": "refund",
     "charge.refund.updated": "refund",
+    "charge.dispute.created": "dispute",
+    "charge.dispute.updated": "dispute",
+    "charge.dispute.closed": "dispute",
+    "charge.dispute.funds_withdrawn": "dispute",
+    "charge.dispute.funds_reinstated": "dispute",
     "payout.paid": "payout",
     "payout.failed": "payout",
     "payout.reconciliation_completed": "payout",
@@ -50,6 +55,9 @@ FEE_ACCOUNT_FIELDS = {
     "tax": "stripe_fee_account_id",
     "payment_method_passthrough_fee": "stripe_fee_account_id",
 }
+
+#: reporting categories of dispute movements, booked by the dispute flow
+DISPUTE_CATEGORIES = frozenset({"dispute", "dispute_reversal"})
 
 #: value map code of balance-transaction ``reporting_category`` -> account
 BALANCE_CATEGORY_MAP = "stripe_balance_category"

@@ -54,10 +54,22 @@ class Settlement:
     def is_payout_itself(self, txn):
         return txn.get("type") in PAYOUT_TYPES and txn.get("source") == self.payout_id
 
-    def add(self, txn, account_key):
+    def add(self, txn, account_key, prebooked=False):
         """Fold one balance transaction in: its gross ``amount`` credited to
         ``account_key`` (the account its category maps to), each fee of
-        ``fee_details`` debited to its kind, its ``net`` to the payout."""
+        ``fee_details`` debited to its kind, its ``net`` to the payout.
+
+        ``prebooked``: the transaction's amount and fees were already booked
+        against ``account_key`` (a dispute entry): only its net moves from
+        there to the payout.
+
+        >>> s = Settlement("po_1", "usd")
+        >>> s.add({"id": "t", "amount": -1000, "fee": 1500, "net": -2500,
+        ...        "currency": "usd", "fee_details": [{"amount": 1500}]},
+        ...       "clearing", prebooked=True)
+        >>> s.totals, s.net_total
+        ({('account', 'clearing'): 2500}, -2500)
+        """
         tid = txn.get("id", "?")
         if (txn.get("currency") or "").lower() != self.currency:
             raise SettlementError(
@@ -79,9 +91,13 @@ class Settlement:
             raise SettlementError(
                 f"balance transaction {tid}: fee_details do not add up to fee {fee}"
             )
-        self._book("account", account_key, -amount)
-        for detail in details:
-            self._book("fee", detail.get("type") or "stripe_fee", int(detail["amount"]))
+        if prebooked:
+            self._book("account", account_key, -net)
+        else:
+            self._book("account", account_key, -amount)
+            for detail in details:
+                kind = detail.get("type") or "stripe_fee"
+                self._book("fee", kind, int(detail["amount"]))
         self.net_total += net
         self.count += 1
         if txn.get("exchange_rate"):

@@ -3,3 +3,4 @@ from . import fi_flow
 from . import fi_endpoint
 from . import fi_endpoint_payments
 from . import fi_endpoint_payouts
+from . import fi_endpoint_disputes

@@ -87,6 +87,8 @@ class FiEndpoint(models.Model):
             "stripe_fee_account_id",
         )
         settlement = Settlement(payout["id"], payout["currency"])
+        binding = self.env["fi.binding"]
+        clearing = self.stripe_clearing_account_id
         lookup = self.env["fi.value.map"].fi_lookup
         accounts = {}
         api = self._fi_stripe_api()
@@ -96,6 +98,12 @@ class FiEndpoint(models.Model):
                 if settlement.is_payout_itself(txn):
                     continue
                 category = category_of(txn)
+                if category in const.DISPUTE_CATEGORIES and binding.to_odoo(
+                    self, "dispute_txn", txn["id"]
+                ):
+                    # the dispute flow booked it against the clearing account
+                    settlement.add(txn, clearing.id, prebooked=True)
+                    continue
                 account = accounts.get(category)
                 if account is None:
                     account = lookup(

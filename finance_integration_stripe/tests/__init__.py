@@ -1,3 +1,5 @@
 from . import test_lib
 from . import test_payments
 from . import test_refunds_payouts
+from . import test_webhook_route
+from . import test_disputes

@@ -48,6 +48,7 @@ class FakeStripe:
     def __init__(self, api_key="sk_test_fi_0123456789"):
         self.api_key = api_key
         self.objects = {}  # id -> object
+        self.by_payout = {}  # payout id -> ids of its balance transactions
         self.order = []  # ids in creation order (lists: newest first)
         self.idempotency = {}  # key -> (body hash, status, answer)
         self.requests = []  # (method, path, query dict, headers, body)
@@ -91,6 +92,8 @@ class FakeStripe:
         with self.lock:
             if obj["id"] not in self.objects:
                 self.order.append(obj["id"])
+                if obj.get("_payout"):
+                    self.by_payout.setdefault(obj["_payout"], []).append(obj["id"])
             self.objects[obj["id"]] = obj
         return obj
 
@@ -199,11 +202,12 @@ class FakeStripe:
         filters = {k: v for k, v in query.items() if not k.startswith("expand")}
         gte = filters.pop("created[gte]", None)
         with self.lock:
-            ids = list(reversed(self.order))  # newest first, as Stripe lists
+            if "payout" in filters:
+                # the balance transactions of a payout, in their payout order
+                ids = list(self.by_payout.get(filters["payout"], ()))
+            else:
+                ids = list(reversed(self.order))  # newest first, as Stripe lists
             objects = [self.objects[i] for i in ids]
-        if resource == "balance_transaction":
-            # the balance transactions of a payout keep their payout order
-            objects.reverse()
         selected = [
             obj
             for obj in objects
