@@ -4,3 +4,4 @@ from . import fi_endpoint
 from . import fi_endpoint_payments
 from . import fi_endpoint_payouts
 from . import fi_endpoint_disputes
+from . import fi_endpoint_billing

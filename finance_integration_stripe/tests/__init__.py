@@ -3,3 +3,4 @@ from . import test_payments
 from . import test_refunds_payouts
 from . import test_webhook_route
 from . import test_disputes
+from . import test_billing
