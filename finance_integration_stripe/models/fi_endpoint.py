@@ -12,7 +12,7 @@ from odoo.addons.finance_integration_core.lib.errors import (
 )
 
 from ..lib import const, signature
-from ..lib.api import StripeApi
+from ..lib.api import StripeApi, build_request
 
 _logger = logging.getLogger(__name__)
 
@@ -85,42 +85,54 @@ class FiEndpoint(models.Model):
     def _fi_provider_config(self):
         if self.provider != "stripe":
             return super()._fi_provider_config()
-        return {"tolerance": self.timestamp_tolerance or signature.DEFAULT_TOLERANCE}
+        return {
+            "stripe_tolerance": self.timestamp_tolerance or signature.DEFAULT_TOLERANCE
+        }
 
-    @api.model
     def _fi_verify_signature(self, config, body, headers):
-        if config["provider"] != "stripe":
+        if self.provider != "stripe":
             return super()._fi_verify_signature(config, body, headers)
         signature.verify(
             body,
             headers.get(signature.HEADER),
             config["secrets"],
-            tolerance=config.get("tolerance") or signature.DEFAULT_TOLERANCE,
+            tolerance=config.get("stripe_tolerance") or signature.DEFAULT_TOLERANCE,
         )
 
-    @api.model
     def _fi_signature_headers(self, config):
-        if config["provider"] != "stripe":
+        if self.provider != "stripe":
             return super()._fi_signature_headers(config)
         return (signature.HEADER,)
 
-    @api.model
     def _fi_parse_event(self, config, document):
-        if config["provider"] != "stripe":
+        if self.provider != "stripe":
             return super()._fi_parse_event(config, document)
         if not isinstance(document, dict) or document.get("object") != "event":
             return None, None
         return document.get("id") or None, document.get("type") or None
 
     def _fi_governed_fields(self):
-        fields_ = (
-            super()._fi_governed_fields()
-            if hasattr(super(), "_fi_governed_fields")
-            else ()
-        )
         if self.provider != "stripe":
-            return fields_
-        return tuple(fields_) + GOVERNED_FIELDS
+            return super()._fi_governed_fields()
+        return super()._fi_governed_fields() + GOVERNED_FIELDS
+
+    def _fi_build_request(self, message, document):
+        """Outbound: Stripe takes form bodies, Bearer auth, the pinned
+        Stripe-Version and the message's Idempotency-Key."""
+        if self.provider != "stripe":
+            return super()._fi_build_request(message, document)
+        flow = message.flow_id
+        method, url, body, headers = build_request(
+            flow.http_method or "POST",
+            self.base_url or const.DEFAULT_BASE_URL,
+            flow.path,
+            self._fi_secret("credential"),
+            document,
+            api_version=self.stripe_api_version,
+            idempotency_key=message.idempotency_key,
+        )
+        headers["X-Correlation-ID"] = message.correlation_id
+        return {"method": method, "url": url, "body": body or b"", "headers": headers}
 
     # ------------------------------------------------------------------
     # the Stripe API
@@ -396,7 +408,7 @@ class FiEndpoint(models.Model):
                 "Content-Type": "application/json",
                 "X-Correlation-ID": f"catchup-{event.get('id')}",
             }
-            status, answer = self.sudo()._fi_store_inbound(
+            _status, answer = self.sudo()._fi_store_inbound(
                 config, body, headers, "stripe-catch-up"
             )
             if answer.get("status") != "duplicate":
@@ -430,3 +442,22 @@ class FiEndpoint(models.Model):
                     endpoint._fi_stripe_catch_up()
             except (FiBusinessError, FiTransientError, UserError) as err:
                 _logger.warning("Stripe catch-up of %s failed: %s", endpoint.name, err)
+
+
+class FiEndpointChange(models.Model):
+    _inherit = "fi.endpoint.change"
+
+    stripe_api_version = fields.Char("Stripe API Version")
+    stripe_journal_id = fields.Many2one("account.journal", "Stripe Clearing Journal")
+    stripe_clearing_account_id = fields.Many2one(
+        "account.account", "Stripe Clearing Account"
+    )
+    stripe_settlement_journal_id = fields.Many2one(
+        "account.journal", "Settlement Journal"
+    )
+    stripe_fee_account_id = fields.Many2one("account.account", "Stripe Fee Account")
+    stripe_dispute_account_id = fields.Many2one("account.account", "Dispute Account")
+    stripe_transit_account_id = fields.Many2one(
+        "account.account", "Payout Transit Account"
+    )
+    stripe_fx_account_id = fields.Many2one("account.account", "FX Difference Account")
