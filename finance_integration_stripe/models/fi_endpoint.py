@@ -328,6 +328,7 @@ class FiEndpoint(models.Model):
                         "owner_id": endpoint.responsible_id.id,
                     }
                 )
+            endpoint._fi_stripe_refund_flow()
             endpoint._fi_stripe_default_value_map()
         return True
 
