@@ -25,17 +25,21 @@ class FiEndpoint(models.Model):
             lambda f: f.direction == "out" and f.event_type == REFUND_FLOW
         )[:1]
         if not flow:
-            flow = self.env["fi.flow"].sudo().create(
-                {
-                    "name": "Stripe refund from a credit note",
-                    "endpoint_id": self.id,
-                    "direction": "out",
-                    "event_type": REFUND_FLOW,
-                    "http_method": "POST",
-                    "path": "/v1/refunds",
-                    "system_of_record": "odoo",
-                    "owner_id": self.responsible_id.id,
-                }
+            flow = (
+                self.env["fi.flow"]
+                .sudo()
+                .create(
+                    {
+                        "name": "Stripe refund from a credit note",
+                        "endpoint_id": self.id,
+                        "direction": "out",
+                        "event_type": REFUND_FLOW,
+                        "http_method": "POST",
+                        "path": "/v1/refunds",
+                        "system_of_record": "odoo",
+                        "owner_id": self.responsible_id.id,
+                    }
+                )
             )
         return flow
 
