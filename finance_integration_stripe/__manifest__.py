@@ -11,6 +11,12 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "installable": True,
-    "depends": ["finance_integration_core"],
-    "data": ["views/menus.xml"],
+    "depends": ["account", "payment_stripe", "finance_integration_core"],
+    "external_dependencies": {"python": ["requests"]},
+    "data": [
+        "security/security.xml",
+        "data/ir_cron.xml",
+        "views/fi_endpoint_views.xml",
+        "views/menus.xml",
+    ],
 }

@@ -9,8 +9,14 @@ from .fi_change_log import CHANGE_CONTROL, is_change_control
 
 
 def _snapshot(record, names):
-    """The governed settings ``names`` of an endpoint (or a change) as plain values."""
-    return {name: record[name] for name in names}
+    """The governed settings ``names`` of an endpoint (or a change) as plain
+    values (a many2one as its id, so that versions store as JSON)."""
+    return {
+        name: record[name].id
+        if isinstance(record[name], models.BaseModel)
+        else record[name]
+        for name in names
+    }
 
 
 class FiEndpointChange(models.Model):

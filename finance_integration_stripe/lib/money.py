@@ -1,0 +1,64 @@
+"""Stripe amounts (integers in the currency's minor unit) <-> ``Decimal``.
+
+Stripe sends every amount as an integer count of the currency's smallest
+unit: cents for EUR, yen for JPY (zero-decimal), fils for KWD (three
+decimals). Reading 1000 JPY as 10.00 is the classic 100x error: every amount
+crosses this module.
+
+>>> minor_to_decimal(1099, "usd")
+Decimal('10.99')
+>>> minor_to_decimal(1099, "JPY")
+Decimal('1099')
+>>> minor_to_decimal(12340, "kwd")
+Decimal('12.340')
+>>> decimal_to_minor(Decimal("12.345"), "bhd")
+12345
+>>> decimal_to_minor(Decimal("500"), "jpy")
+500
+"""
+
+from decimal import Decimal
+
+from .const import THREE_DECIMAL, ZERO_DECIMAL
+
+
+def exponent(currency):
+    """Number of decimals Stripe uses for ``currency`` (ISO code, any case).
+
+    >>> exponent("EUR"), exponent("jpy"), exponent("tnd")
+    (2, 0, 3)
+    """
+    if not currency:
+        raise ValueError("a Stripe amount needs a currency")
+    code = currency.lower()
+    if code in ZERO_DECIMAL:
+        return 0
+    if code in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def minor_to_decimal(amount, currency):
+    """``Decimal`` value of Stripe's integer ``amount`` in ``currency``."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ValueError(f"Stripe amount {amount!r} is not an integer")
+    return Decimal(amount).scaleb(-exponent(currency))
+
+
+def decimal_to_minor(value, currency):
+    """Stripe's integer amount for ``value``; refuses a value that has more
+    decimals than the currency (never rounds money silently).
+
+    >>> decimal_to_minor(Decimal("10.999"), "eur")
+    Traceback (most recent call last):
+    ...
+    ValueError: 10.999 EUR has more than 2 decimals
+    """
+    if isinstance(value, float):
+        raise ValueError("money is never a float")
+    value = Decimal(value)
+    digits = exponent(currency)
+    scaled = value.scaleb(digits)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{value} {currency.upper()} has more than {digits} decimals")
+    return int(scaled)

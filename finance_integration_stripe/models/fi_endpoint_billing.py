@@ -1,0 +1,221 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from datetime import UTC, datetime
+
+from odoo import Command, _, models
+
+from odoo.addons.finance_integration_core.lib.errors import (
+    FiBusinessError,
+    FiIgnored,
+)
+
+from ..lib.money import minor_to_decimal
+
+
+class FiEndpoint(models.Model):
+    _inherit = "fi.endpoint"
+
+    # ------------------------------------------------------------------
+    # customers -> partners
+    # ------------------------------------------------------------------
+    def _fi_stripe_on_customer(self, message, document, obj):
+        customer = self._fi_stripe_fetch("customer", obj["id"])
+        if customer.get("deleted"):
+            raise FiIgnored(_("Customer %s is deleted in Stripe.", obj["id"]))
+        return self._fi_stripe_partner(customer, message)
+
+    def _fi_stripe_partner(self, customer, message=None):
+        """The partner bound to a Stripe customer: an existing partner with the
+        same email or VAT before a new one; bound once."""
+        binding = self.env["fi.binding"]
+        partner = binding.to_odoo(self, "customer", customer["id"])
+        if partner:
+            return partner
+        partners = self.env["res.partner"]
+        email = (customer.get("email") or "").strip()
+        vat = ((customer.get("metadata") or {}).get("vat") or "").strip()
+        company = [("company_id", "in", (False, self.company_id.id))]
+        if vat:
+            partner = partners.search(company + [("vat", "=", vat)], limit=1)
+        if not partner and email:
+            partner = partners.search(
+                company + [("email", "=ilike", email), ("parent_id", "=", False)],
+                limit=1,
+            )
+        if not partner:
+            address = customer.get("address") or {}
+            country = self.env["res.country"]
+            if address.get("country"):
+                country = country.search(
+                    [("code", "=", address["country"].upper())], limit=1
+                )
+            partner = partners.create(
+                {
+                    "name": customer.get("name") or email or customer["id"],
+                    "email": email or False,
+                    "phone": customer.get("phone") or False,
+                    "vat": vat or False,
+                    "street": address.get("line1") or False,
+                    "street2": address.get("line2") or False,
+                    "zip": address.get("postal_code") or False,
+                    "city": address.get("city") or False,
+                    "country_id": country.id,
+                    "company_id": False,
+                }
+            )
+        binding.bind(self, "customer", customer["id"], partner, message)
+        return partner
+
+    # ------------------------------------------------------------------
+    # Stripe Billing invoices -> Odoo invoices
+    # ------------------------------------------------------------------
+    def _fi_stripe_on_invoice(self, message, document, obj):
+        invoice = self._fi_stripe_fetch("invoice", obj["id"])
+        self._fi_stripe_required(
+            invoice, "status", "customer", "currency", "total", "lines", "number"
+        )
+        binding = self.env["fi.binding"]
+        move = binding.to_odoo(self, "invoice", invoice["id"])
+        status = invoice["status"]
+        if status == "draft":
+            raise FiIgnored(
+                _("Stripe invoice %s is still a draft: nothing to book.", invoice["id"])
+            )
+        if not move:
+            move = self._fi_stripe_create_invoice(message, invoice)
+        if status == "void":
+            return self._fi_stripe_void_invoice(message, invoice, move)
+        if status == "paid" and invoice.get("payment_intent"):
+            payment = binding.to_odoo(self, "payment_intent", invoice["payment_intent"])
+            if not payment:
+                payment = self._fi_stripe_on_payment_intent(
+                    message, document, {"id": invoice["payment_intent"]}
+                )
+            self._fi_stripe_reconcile(payment, move)
+        return move
+
+    def _fi_stripe_create_invoice(self, message, invoice):
+        customer = self._fi_stripe_fetch("customer", invoice["customer"])
+        partner = self._fi_stripe_partner(customer, message)
+        currency = self._fi_stripe_currency(invoice["currency"])
+        code = invoice["currency"]
+        lookup = self.env["fi.value.map"].fi_lookup
+        lines = []
+        api = self._fi_stripe_api()
+        items = invoice["lines"]
+        stream = (
+            api.iterate(f"/v1/invoices/{invoice['id']}/lines")
+            if items.get("has_more")
+            else items.get("data") or []
+        )
+        for item in stream:
+            price = item.get("price") or {}
+            product_code = price.get("product") or price.get("id")
+            if not product_code:
+                raise FiBusinessError(
+                    _(
+                        "Line %(line)s of Stripe invoice %(inv)s has no price or "
+                        "product.",
+                        line=item.get("id"),
+                        inv=invoice["id"],
+                    ),
+                    "stripe_field_missing",
+                )
+            product = lookup("stripe_product", product_code, endpoint=self)
+            taxes = self.env["account.tax"]
+            for tax_amount in item.get("tax_amounts") or []:
+                rate = tax_amount.get("tax_rate")
+                rate = rate.get("id") if isinstance(rate, dict) else rate
+                taxes |= lookup("stripe_tax_rate", rate, endpoint=self)
+            quantity = int(item.get("quantity") or 0)
+            amount = minor_to_decimal(int(item["amount"]), code)
+            unit = amount / quantity if quantity > 0 else amount
+            if quantity <= 0 or unit != unit.quantize(amount):
+                quantity, unit = 1, amount
+            lines.append(
+                Command.create(
+                    {
+                        "product_id": product.id,
+                        "name": item.get("description") or product.display_name,
+                        "quantity": quantity,
+                        "price_unit": float(unit),
+                        "tax_ids": [Command.set(taxes.ids)],
+                    }
+                )
+            )
+        created = invoice.get("status_transitions", {}).get(
+            "finalized_at"
+        ) or invoice.get("created")
+        move_type = "out_invoice" if int(invoice["total"]) >= 0 else "out_refund"
+        move = self.env["account.move"].create(
+            {
+                "move_type": move_type,
+                "partner_id": partner.id,
+                "currency_id": currency.id,
+                "company_id": self.company_id.id,
+                "invoice_date": datetime.fromtimestamp(created or 0, UTC).date(),
+                "ref": invoice["number"],
+                "payment_reference": invoice["number"],
+                "invoice_line_ids": lines,
+                "fi_correlation_id": message.correlation_id if message else False,
+            }
+        )
+        billed = minor_to_decimal(abs(int(invoice["total"])), code)
+        if currency.compare_amounts(move.amount_total, float(billed)) != 0:
+            # Stripe is the system of record for the amount: never adjusted
+            raise FiBusinessError(
+                _(
+                    "Stripe invoice %(number)s totals %(billed)s %(cur)s, the Odoo "
+                    "invoice built from its lines %(odoo)s %(cur)s: check the tax "
+                    "and product mappings; nothing was booked.",
+                    number=invoice["number"],
+                    billed=billed,
+                    cur=currency.name,
+                    odoo=move.amount_total,
+                ),
+                "stripe_total_mismatch",
+            )
+        move.action_post()
+        self.env["fi.binding"].bind(self, "invoice", invoice["id"], move, message)
+        self._fi_stripe_audit(
+            "stripe.invoice_created",
+            _("Stripe invoice %(number)s booked as %(move)s")
+            % {"number": invoice["number"], "move": move.name},
+            move,
+            message,
+            {
+                "invoice": invoice["id"],
+                "number": invoice["number"],
+                "total": str(billed),
+                "currency": currency.name,
+            },
+        )
+        return move
+
+    def _fi_stripe_void_invoice(self, message, invoice, move):
+        reversal = self.env["fi.binding"].to_odoo(self, "invoice_void", invoice["id"])
+        if reversal:
+            return reversal
+        if move.payment_state not in ("not_paid", "reversed"):
+            raise FiBusinessError(
+                _(
+                    "Stripe voided invoice %(number)s but Odoo invoice %(move)s has "
+                    "payments: unreconcile them first, then replay.",
+                    number=invoice["number"],
+                    move=move.name,
+                ),
+                "stripe_void_paid",
+            )
+        reversal = move._reverse_moves(
+            [{"ref": _("Voided in Stripe: %s", invoice["number"])}], cancel=True
+        )
+        self.env["fi.binding"].bind(
+            self, "invoice_void", invoice["id"], reversal, message
+        )
+        self._fi_stripe_audit(
+            "stripe.invoice_voided",
+            _("Stripe invoice %s voided: reversed", invoice["number"]),
+            reversal,
+            message,
+            {"invoice": invoice["id"], "number": invoice["number"]},
+        )
+        return reversal

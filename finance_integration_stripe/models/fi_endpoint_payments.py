@@ -1,0 +1,384 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from decimal import Decimal
+
+from odoo import _, models
+
+from odoo.addons.finance_integration_core.lib.errors import (
+    FiBusinessError,
+    FiIgnored,
+    FiTransientError,
+)
+
+from ..lib.money import minor_to_decimal
+
+#: metadata keys naming the Odoo invoice of a PaymentIntent
+INVOICE_ID_KEYS = ("odoo_invoice_id", "invoice_id")
+INVOICE_NAME_KEYS = ("odoo_invoice", "invoice_number", "invoice")
+
+
+class FiEndpoint(models.Model):
+    _inherit = "fi.endpoint"
+
+    # ------------------------------------------------------------------
+    # payment intents
+    # ------------------------------------------------------------------
+    def _fi_stripe_on_payment_intent(self, message, document, obj):
+        binding = self.env["fi.binding"]
+        bound = binding.to_odoo(self, "payment_intent", obj["id"])
+        if bound:
+            return bound  # a redelivery or a replay: posted once
+        intent = self._fi_stripe_fetch("payment_intent", obj["id"])
+        self._fi_stripe_required(
+            intent, "status", "amount_received", "currency", "metadata"
+        )
+        if intent.get("application"):
+            raise FiIgnored(
+                _(
+                    "PaymentIntent %(pi)s belongs to the Stripe application %(app)s, "
+                    "not to this company's own payments.",
+                    pi=intent["id"],
+                    app=intent["application"],
+                )
+            )
+        if "card_present" in (intent.get("payment_method_types") or []):
+            raise FiIgnored(
+                _("PaymentIntent %s is a card-present payment.", intent["id"])
+            )
+        status = intent["status"]
+        invoice = self._fi_stripe_invoice_of(intent)
+        if status != "succeeded":
+            # failed or canceled (or still open): nothing to post; the
+            # invoice, when known, says what happened
+            if invoice:
+                invoice.message_post(
+                    body=_(
+                        "Stripe PaymentIntent %(pi)s is %(status)s (event %(event)s).",
+                        pi=intent["id"],
+                        status=status,
+                        event=document.get("type"),
+                    )
+                )
+                return invoice
+            raise FiIgnored(
+                _(
+                    "PaymentIntent %(pi)s is %(status)s and names no Odoo invoice: "
+                    "nothing to post.",
+                    pi=intent["id"],
+                    status=status,
+                )
+            )
+        currency = self._fi_stripe_currency(intent["currency"])
+        amount = minor_to_decimal(intent["amount_received"], intent["currency"])
+        if not invoice:
+            raise FiBusinessError(
+                self._fi_stripe_unmatched_text(intent, currency, amount),
+                "unmatched_payment",
+            )
+        if invoice.currency_id != currency:
+            raise FiBusinessError(
+                _(
+                    "PaymentIntent %(pi)s is in %(cur)s, invoice %(inv)s in "
+                    "%(inv_cur)s.",
+                    pi=intent["id"],
+                    cur=currency.name,
+                    inv=invoice.name,
+                    inv_cur=invoice.currency_id.name,
+                ),
+                "unmatched_payment",
+            )
+        # coexistence with payment_stripe: the transaction it created for
+        # this PaymentIntent keeps its payment; never a second one
+        transaction = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("provider_reference", "=", intent["id"]),
+                    ("provider_code", "=", "stripe"),
+                ],
+                limit=1,
+            )
+        )
+        if transaction.payment_id:
+            payment = transaction.payment_id
+            binding.bind(self, "payment_intent", intent["id"], payment, message)
+            self._fi_stripe_audit(
+                "stripe.payment_linked",
+                _(
+                    "PaymentIntent %s linked to its payment_stripe payment",
+                    intent["id"],
+                ),
+                payment,
+                message,
+                {"payment_intent": intent["id"], "payment_id": payment.id},
+            )
+            return payment
+        payment = self._fi_stripe_post_payment(
+            message,
+            invoice.partner_id.commercial_partner_id,
+            currency,
+            amount,
+            "inbound",
+            intent["id"],
+            transaction=transaction,
+        )
+        self._fi_stripe_reconcile(payment, invoice)
+        binding.bind(self, "payment_intent", intent["id"], payment, message)
+        self._fi_stripe_audit(
+            "stripe.payment_posted",
+            _(
+                "Stripe payment %(pi)s posted and reconciled with %(inv)s",
+                pi=intent["id"],
+                inv=invoice.name,
+            ),
+            payment,
+            message,
+            {
+                "payment_intent": intent["id"],
+                "amount": str(amount),
+                "currency": currency.name,
+                "invoice": invoice.name,
+            },
+        )
+        return payment
+
+    def _fi_stripe_invoice_of(self, intent):
+        """The Odoo invoice a PaymentIntent pays: metadata id or number, then
+        the Stripe invoice binding; None when nothing names one."""
+        moves = self.env["account.move"]
+        metadata = intent.get("metadata") or {}
+        for key in INVOICE_ID_KEYS:
+            value = str(metadata.get(key) or "")
+            if value.isdigit():
+                invoice = moves.search(
+                    [
+                        ("id", "=", int(value)),
+                        ("move_type", "=", "out_invoice"),
+                        ("company_id", "=", self.company_id.id),
+                    ]
+                )
+                if invoice:
+                    return invoice
+        for key in INVOICE_NAME_KEYS:
+            if metadata.get(key):
+                invoice = moves.search(
+                    [
+                        ("name", "=", str(metadata[key])),
+                        ("move_type", "=", "out_invoice"),
+                        ("company_id", "=", self.company_id.id),
+                    ],
+                    limit=1,
+                )
+                if invoice:
+                    return invoice
+        if intent.get("invoice"):
+            invoice = self.env["fi.binding"].to_odoo(self, "invoice", intent["invoice"])
+            if invoice:
+                return invoice
+        return None
+
+    def _fi_stripe_unmatched_text(self, intent, currency, amount):
+        """The unmatched-payment exception text, with candidate invoices."""
+        partner = None
+        if intent.get("customer"):
+            partner = self.env["fi.binding"].to_odoo(
+                self, "customer", intent["customer"]
+            )
+        email = intent.get("receipt_email")
+        domain = [
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+            ("payment_state", "in", ("not_paid", "partial")),
+            ("company_id", "=", self.company_id.id),
+        ]
+        who = []
+        if partner:
+            who.append(("partner_id", "child_of", partner.commercial_partner_id.id))
+        if email:
+            who.append(("partner_id.email", "=ilike", email))
+        if len(who) == 2:
+            domain += ["|", who[0], who[1]]
+        elif who:
+            domain.append(who[0])
+        else:
+            domain += [
+                ("currency_id", "=", currency.id),
+                ("amount_residual", "=", float(amount)),
+            ]
+        lines = []
+        for invoice in self.env["account.move"].search(domain, limit=10):
+            reasons = []
+            if partner and invoice.partner_id.commercial_partner_id == (
+                partner.commercial_partner_id
+            ):
+                reasons.append(_("same partner"))
+            if email and (invoice.partner_id.email or "").lower() == email.lower():
+                reasons.append(_("same email"))
+            if invoice.currency_id == currency:
+                reasons.append(_("same currency"))
+                if (
+                    invoice.currency_id.compare_amounts(
+                        invoice.amount_residual, float(amount)
+                    )
+                    == 0
+                ):
+                    reasons.append(_("same amount"))
+            reasons.append(_("open"))
+            lines.append(f"- {invoice.name} ({invoice.id}): {', '.join(reasons)}")
+        text = _(
+            "Unmatched payment: Stripe PaymentIntent %(pi)s of %(amount)s "
+            "%(cur)s names no Odoo invoice (metadata odoo_invoice_id or "
+            "odoo_invoice, or a bound Stripe invoice).",
+            pi=intent["id"],
+            amount=amount,
+            cur=currency.name,
+        )
+        if lines:
+            return text + "\n" + _("Candidates:") + "\n" + "\n".join(lines)
+        return text + " " + _("No open invoice is a candidate.")
+
+    def _fi_stripe_post_payment(
+        self, message, partner, currency, amount, direction, memo, transaction=None
+    ):
+        self._fi_stripe_check_accounts("stripe_journal_id")
+        step = Decimal(str(currency.rounding))
+        if amount % step:
+            raise FiBusinessError(
+                _(
+                    "%(amount)s %(cur)s from Stripe cannot be booked: Odoo rounds "
+                    "%(cur)s to %(step)s. Fix the currency's rounding, then replay.",
+                    amount=amount,
+                    cur=currency.name,
+                    step=step,
+                ),
+                "currency",
+            )
+        journal = self.stripe_journal_id
+        method_lines = (
+            journal.inbound_payment_method_line_ids
+            if direction == "inbound"
+            else journal.outbound_payment_method_line_ids
+        )
+        values = {
+            "payment_type": direction,
+            "partner_type": "customer",
+            "partner_id": partner.id,
+            "amount": float(amount),
+            "currency_id": currency.id,
+            "journal_id": journal.id,
+            "company_id": self.company_id.id,
+            "payment_method_line_id": method_lines[:1].id,
+            "memo": memo,
+            "fi_correlation_id": message.correlation_id if message else False,
+        }
+        if transaction:
+            values["payment_transaction_id"] = transaction.id
+        payment = self.env["account.payment"].create(values)
+        if self.stripe_clearing_account_id:
+            payment.outstanding_account_id = self.stripe_clearing_account_id
+        payment.action_post()
+        if transaction:
+            transaction.payment_id = payment
+        return payment
+
+    def _fi_stripe_reconcile(self, payment, document):
+        """Reconcile a payment with an invoice or credit note (open lines of
+        the receivable account)."""
+        if not document or document.state != "posted":
+            return
+        lines = (payment.move_id.line_ids | document.line_ids).filtered(
+            lambda line: (
+                line.account_id.account_type == "asset_receivable"
+                and not line.reconciled
+            )
+        )
+        if len(lines) > 1:
+            lines.reconcile()
+
+    # ------------------------------------------------------------------
+    # refunds
+    # ------------------------------------------------------------------
+    def _fi_stripe_on_charge_refunded(self, message, document, obj):
+        """charge.refunded: every refund of the charge, each posted once."""
+        charge = self._fi_stripe_fetch("charge", obj["id"])
+        last = None
+        api = self._fi_stripe_api()
+        for refund in api.iterate("/v1/refunds", {"charge": charge["id"]}):
+            last = self._fi_stripe_apply_refund(message, refund) or last
+        return last
+
+    def _fi_stripe_on_refund(self, message, document, obj):
+        refund_id = obj["id"]
+        if obj.get("object") == "charge":
+            return self._fi_stripe_on_charge_refunded(message, document, obj)
+        refund = self._fi_stripe_fetch("refund", refund_id)
+        return self._fi_stripe_apply_refund(message, refund)
+
+    def _fi_stripe_apply_refund(self, message, refund):
+        self._fi_stripe_required(refund, "status", "amount", "currency", "charge")
+        binding = self.env["fi.binding"]
+        payment = binding.to_odoo(self, "refund", refund["id"])
+        status = refund["status"]
+        if status in ("failed", "canceled"):
+            if payment and payment.state != "canceled":
+                # a refund that failed after it was posted: the money is back
+                payment.move_id.line_ids.remove_move_reconcile()
+                payment.action_draft()
+                payment.action_cancel()
+                self._fi_stripe_audit(
+                    "stripe.refund_reversed",
+                    _(
+                        "Stripe refund %s failed: its payment is cancelled",
+                        refund["id"],
+                    ),
+                    payment,
+                    message,
+                    {"refund": refund["id"], "status": status},
+                )
+            return payment or None
+        if payment:
+            return payment  # posted once (or started from Odoo and bound)
+        intent_id = refund.get("payment_intent")
+        if not intent_id:
+            charge = self._fi_stripe_fetch("charge", refund["charge"])
+            intent_id = charge.get("payment_intent")
+        original = (
+            binding.to_odoo(self, "payment_intent", intent_id) if intent_id else None
+        )
+        if not original:
+            raise FiTransientError(
+                _(
+                    "Refund %(re)s refers to charge %(ch)s whose payment is not in "
+                    "Odoo yet: retrying later.",
+                    re=refund["id"],
+                    ch=refund["charge"],
+                ),
+                "stripe_out_of_order",
+            )
+        currency = self._fi_stripe_currency(refund["currency"])
+        amount = minor_to_decimal(refund["amount"], refund["currency"])
+        payment = self._fi_stripe_post_payment(
+            message, original.partner_id, currency, amount, "outbound", refund["id"]
+        )
+        credit_note = None
+        note_id = str((refund.get("metadata") or {}).get("odoo_credit_note_id") or "")
+        if note_id.isdigit():
+            credit_note = self.env["account.move"].search(
+                [("id", "=", int(note_id)), ("move_type", "=", "out_refund")]
+            )
+        if credit_note:
+            self._fi_stripe_reconcile(payment, credit_note)
+        binding.bind(self, "refund", refund["id"], payment, message)
+        self._fi_stripe_audit(
+            "stripe.refund_posted",
+            _("Stripe refund %s posted", refund["id"]),
+            payment,
+            message,
+            {
+                "refund": refund["id"],
+                "payment_intent": intent_id,
+                "amount": str(amount),
+                "currency": currency.name,
+            },
+        )
+        return payment

@@ -1,0 +1,228 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from datetime import UTC, datetime
+
+from odoo import Command, _, models
+
+from odoo.addons.finance_integration_core.lib.errors import (
+    FiBusinessError,
+    FiIgnored,
+)
+
+from ..lib import const
+from ..lib.money import minor_to_decimal
+from ..lib.settlement import Settlement, SettlementError, category_of
+
+
+class FiEndpoint(models.Model):
+    _inherit = "fi.endpoint"
+
+    def _fi_stripe_on_payout(self, message, document, obj):
+        binding = self.env["fi.binding"]
+        payout = self._fi_stripe_fetch("payout", obj["id"])
+        self._fi_stripe_required(
+            payout, "status", "amount", "currency", "automatic", "reconciliation_status"
+        )
+        settled = binding.to_odoo(self, "payout", payout["id"])
+        if payout["status"] in ("failed", "canceled"):
+            if not settled:
+                raise FiIgnored(
+                    _(
+                        "Payout %(po)s is %(status)s and was never settled in Odoo: "
+                        "nothing to reverse.",
+                        po=payout["id"],
+                        status=payout["status"],
+                    )
+                )
+            reversal = binding.to_odoo(self, "payout_failure", payout["id"])
+            if reversal:
+                return reversal
+            reversal = settled._reverse_moves(
+                [
+                    {
+                        "ref": _(
+                            "Failed Stripe payout %(po)s: %(why)s",
+                            po=payout["id"],
+                            why=payout.get("failure_code") or payout["status"],
+                        ),
+                        "date": settled.date,
+                    }
+                ]
+            )
+            reversal.action_post()
+            binding.bind(self, "payout_failure", payout["id"], reversal, message)
+            self._fi_stripe_audit(
+                "stripe.payout_reversed",
+                _("Stripe payout %s failed: settlement reversed", payout["id"]),
+                reversal,
+                message,
+                {"payout": payout["id"], "failure_code": payout.get("failure_code")},
+            )
+            return reversal
+        if settled:
+            return settled
+        if payout["reconciliation_status"] != "completed":
+            raise FiIgnored(
+                _(
+                    "Payout %(po)s is %(status)s but Stripe has not completed its "
+                    "reconciliation: it settles on payout.reconciliation_completed.",
+                    po=payout["id"],
+                    status=payout["status"],
+                )
+            )
+        if not payout["automatic"]:
+            raise FiBusinessError(
+                _(
+                    "Payout %s is a manual payout: Stripe cannot list its balance "
+                    "transactions. Settle it by hand against the clearing account.",
+                    payout["id"],
+                ),
+                "stripe_manual_payout",
+            )
+        return self._fi_stripe_settle_payout(message, payout)
+
+    def _fi_stripe_settle_payout(self, message, payout):
+        self._fi_stripe_check_accounts(
+            "stripe_settlement_journal_id",
+            "stripe_transit_account_id",
+            "stripe_fee_account_id",
+        )
+        settlement = Settlement(payout["id"], payout["currency"])
+        binding = self.env["fi.binding"]
+        clearing = self.stripe_clearing_account_id
+        lookup = self.env["fi.value.map"].fi_lookup
+        accounts = {}
+        api = self._fi_stripe_api()
+        stream = api.iterate("/v1/balance_transactions", {"payout": payout["id"]})
+        try:
+            for txn in stream:
+                if settlement.is_payout_itself(txn):
+                    continue
+                category = category_of(txn)
+                if category in const.DISPUTE_CATEGORIES and binding.to_odoo(
+                    self, "dispute_txn", txn["id"]
+                ):
+                    # the dispute flow booked it against the clearing account
+                    settlement.add(txn, clearing.id, prebooked=True)
+                    continue
+                account = accounts.get(category)
+                if account is None:
+                    account = lookup(
+                        const.BALANCE_CATEGORY_MAP, category, endpoint=self
+                    )
+                    accounts[category] = account
+                settlement.add(txn, account.id)
+        except SettlementError as err:
+            raise FiBusinessError(
+                _("Payout %(po)s: %(err)s", po=payout["id"], err=err),
+                "stripe_settlement",
+            ) from None
+        currency = self._fi_stripe_currency(payout["currency"])
+        code = payout["currency"]
+        variance = settlement.variance(payout["amount"])
+        if variance:
+            raise FiBusinessError(
+                _(
+                    "Settlement variance on payout %(po)s: Stripe paid out %(paid)s "
+                    "%(cur)s, its %(n)s balance transactions net to %(net)s %(cur)s "
+                    "(difference %(diff)s %(cur)s).",
+                    po=payout["id"],
+                    paid=minor_to_decimal(payout["amount"], code),
+                    cur=currency.name,
+                    n=settlement.count,
+                    net=minor_to_decimal(settlement.net_total, code),
+                    diff=minor_to_decimal(variance, code),
+                ),
+                "settlement_variance",
+            )
+        date = datetime.fromtimestamp(
+            payout.get("arrival_date") or payout.get("created") or 0, UTC
+        ).date()
+        label = _("Stripe payout %s", payout["id"])
+        rows = []
+        for (kind, key), total in sorted(
+            settlement.totals.items(), key=lambda item: (item[0][0], str(item[0][1]))
+        ):
+            if kind == "account":
+                account_id, name = key, _("%(label)s: balance", label=label)
+            else:
+                field = const.FEE_ACCOUNT_FIELDS.get(key, "stripe_fee_account_id")
+                account_id = self[field].id
+                name = _("%(label)s: %(kind)s fees", label=label, kind=key)
+            rows.append((account_id, name, total))
+        rows.append((self.stripe_transit_account_id.id, label, settlement.net_total))
+        move = self._fi_stripe_entry(message, payout["id"], date, currency, code, rows)
+        self.env["fi.binding"].bind(self, "payout", payout["id"], move, message)
+        self._fi_stripe_audit(
+            "stripe.payout_settled",
+            _(
+                "Stripe payout %(po)s settled in %(move)s",
+                po=payout["id"],
+                move=move.name,
+            ),
+            move,
+            message,
+            {
+                "payout": payout["id"],
+                "amount": str(minor_to_decimal(payout["amount"], code)),
+                "currency": currency.name,
+                "transactions": settlement.count,
+                "fx_transactions": settlement.fx_count,
+            },
+        )
+        return move
+
+    def _fi_stripe_entry(self, message, ref, date, currency, code, rows):
+        """A posted entry of ``rows`` (account id, label, minor amount:
+        positive debit) in ``currency``; rounding of a foreign currency goes
+        to the FX difference account."""
+        company = self.company_id
+        company_currency = company.currency_id
+        lines = []
+        total_balance = 0.0
+        for account_id, name, minor in rows:
+            if not minor:
+                continue
+            amount = minor_to_decimal(minor, code)
+            balance = float(amount)
+            if currency != company_currency:
+                balance = currency._convert(balance, company_currency, company, date)
+            total_balance += balance
+            lines.append(
+                Command.create(
+                    {
+                        "account_id": account_id,
+                        "name": name,
+                        "currency_id": currency.id,
+                        "amount_currency": float(amount),
+                        "balance": balance,
+                        "fi_stripe_ref": ref,
+                    }
+                )
+            )
+        rounding = company_currency.round(-total_balance)
+        if not company_currency.is_zero(rounding):
+            self._fi_stripe_check_accounts("stripe_fx_account_id")
+            lines.append(
+                Command.create(
+                    {
+                        "account_id": self.stripe_fx_account_id.id,
+                        "name": _("%s: exchange difference", ref),
+                        "currency_id": currency.id,
+                        "amount_currency": 0.0,
+                        "balance": rounding,
+                    }
+                )
+            )
+        move = self.env["account.move"].create(
+            {
+                "move_type": "entry",
+                "journal_id": self.stripe_settlement_journal_id.id,
+                "date": date,
+                "ref": ref,
+                "company_id": company.id,
+                "line_ids": lines,
+                "fi_correlation_id": message.correlation_id if message else False,
+            }
+        )
+        move.action_post()
+        return move

@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""setup/bench stripe - Stripe payments end to end, against a floor; a 10k payout.
+
+A throwaway PostgreSQL cluster and an Odoo server (--workers=2 and the
+queue_job runner, channels root:2,root.fi:2) with finance_integration_stripe;
+a local Stripe API (the tests' FakeStripe, on 127.0.0.1, in this process).
+
+- events: N signed ``payment_intent.succeeded`` events (Stripe-Signature made
+  by the official ``stripe`` SDK) POSTed to /fi/webhook/<key> by 4 senders;
+  the clock stops when every message is done and every invoice paid
+  (intake, dispatch, job, re-fetch of the PaymentIntent, payment posted,
+  reconciled). events_per_s = N / elapsed.
+- floor: the same number of payments created, posted and reconciled with
+  their invoices by a plain ORM loop in one process (odoo shell), one commit
+  per payment as the pipeline does: floor_per_s.
+- payout: a payout of 10,000 balance transactions (pages of 100) settled in one
+  entry; seconds, and the Python peak memory of the settlement (tracemalloc)
+  for 1,000 and 10,000 lines (the second must not be ~10x the first).
+
+Usage: setup/bench stripe [--events N] [--lines N] [--keep]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "finance_integration_stripe", "tests"))
+
+import bench_intake as bi  # noqa: E402 - the cluster and server helpers
+import stripe  # noqa: E402
+from stripe_server import FakeStripe  # noqa: E402
+
+WHSEC = "whsec_bench_stripe_0123456789abcdef"
+bi.DB = "fi_bench_stripe"
+
+
+def say(*args):
+    print(*args, flush=True)
+
+
+SETUP = r"""
+import json
+from odoo import Command
+Account = env["account.account"]
+def account(code, name, kind, reconcile=False):
+    return Account.create({"code": code, "name": name, "account_type": kind,
+                           "reconcile": reconcile})
+clearing = account("S1001", "Stripe clearing", "asset_current", True)
+transit = account("S1002", "Stripe payout transit", "asset_current", True)
+fees = account("S6001", "Stripe fees", "expense")
+disputes = account("S6002", "Stripe disputes", "expense")
+fx = account("S6003", "Stripe FX", "expense")
+journal = env["account.journal"].create(
+    {"name": "Stripe", "code": "STRP", "type": "bank"})
+(journal.inbound_payment_method_line_ids
+ | journal.outbound_payment_method_line_ids).payment_account_id = clearing
+floor_journal = env["account.journal"].create(
+    {"name": "Floor", "code": "FLR", "type": "bank"})
+(floor_journal.inbound_payment_method_line_ids).payment_account_id = clearing
+misc = env["account.journal"].create(
+    {"name": "Stripe settlements", "code": "STSE", "type": "general"})
+manager = env.ref("finance_integration_core.group_fi_manager")
+second = env["res.users"].create({"name": "Manager B", "login": "bench_manager_b",
+    "groups_id": [Command.set([manager.id, env.ref("base.group_user").id])]})
+endpoint = env["fi.endpoint"].create({
+    "name": "Stripe bench", "provider": "stripe", "state": "active",
+    "base_url": BASE_URL, "credential": API_KEY, "webhook_secret": WHSEC,
+    "integration_user_id": env.ref("finance_integration_stripe.user_fi_stripe_bot").id,
+    "stripe_journal_id": journal.id, "stripe_clearing_account_id": clearing.id,
+    "stripe_settlement_journal_id": misc.id, "stripe_fee_account_id": fees.id,
+    "stripe_dispute_account_id": disputes.id, "stripe_transit_account_id": transit.id,
+    "stripe_fx_account_id": fx.id})
+endpoint.action_fi_stripe_install_flows()
+version = env["fi.value.map"].search([("endpoint_id", "=", endpoint.id)]).version_ids
+version.with_user(second).action_approve()
+version.with_user(second).action_activate()
+partner = env["res.partner"].create(
+    {"name": "Bench customer", "email": "bench@example.com"})
+usd = env.ref("base.USD")
+ids = []
+for n in range(2 * N):
+    move = env["account.move"].create({
+        "move_type": "out_invoice", "partner_id": partner.id, "currency_id": usd.id,
+        "invoice_line_ids": [Command.create({
+            "name": "Plan", "quantity": 1, "price_unit": 10 + n % 50, "tax_ids": []})]})
+    ids.append(move.id)
+env["account.move"].browse(ids).action_post()
+print("BENCH", json.dumps({
+    "key": endpoint.key, "endpoint": endpoint.id, "invoices": ids,
+    "floor_journal": floor_journal.id, "partner": partner.id}))
+"""
+
+FLOOR = r"""
+import time
+ids = INVOICES
+journal = env["account.journal"].browse(JOURNAL)
+started = time.perf_counter()
+for invoice in env["account.move"].browse(ids):
+    payment = env["account.payment"].create({
+        "payment_type": "inbound", "partner_type": "customer",
+        "partner_id": invoice.partner_id.id, "amount": invoice.amount_residual,
+        "currency_id": invoice.currency_id.id, "journal_id": journal.id,
+        "payment_method_line_id": journal.inbound_payment_method_line_ids[:1].id,
+        "memo": invoice.name})
+    payment.action_post()
+    lines = (payment.move_id.line_ids | invoice.line_ids).filtered(
+        lambda l: l.account_id.account_type == "asset_receivable" and not l.reconciled)
+    lines.reconcile()
+    env.cr.commit()
+elapsed = time.perf_counter() - started
+paid = env["account.move"].search_count(
+    [("id", "in", ids), ("payment_state", "=", "paid")])
+print("FLOOR", elapsed, paid)
+"""
+
+PAYOUT = r"""
+import time, tracemalloc
+endpoint = env["fi.endpoint"].browse(ENDPOINT).with_user(
+    env.ref("finance_integration_stripe.user_fi_stripe_bot"))
+results = {}
+for pid, lines, traced in PAYOUTS:
+    payout = endpoint._fi_stripe_fetch("payout", pid)
+    if traced:
+        tracemalloc.start()
+    started = time.perf_counter()
+    move = endpoint._fi_stripe_settle_payout(None, payout)
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] if traced else 0
+    if traced:
+        tracemalloc.stop()
+    env.cr.commit()
+    results[pid] = {"s": elapsed, "peak": peak, "lines": len(move.line_ids),
+                    "state": move.state}
+print("PAYOUT", json.dumps(results))
+"""
+
+
+def shell(odoo, code, **values):
+    prefix = "".join(f"{k} = {v!r}\n" for k, v in values.items())
+    return odoo.shell("import json\n" + prefix + code)
+
+
+def pick(out, tag):
+    line = next((x for x in out.splitlines() if x.startswith(tag + " ")), None)
+    if line is None:
+        sys.exit(f"bench step {tag} failed:\n{out[-3000:]}")
+    return line[len(tag) + 1 :]
+
+
+def serve(odoo):
+    """The server with two workers and the queue_job runner."""
+    with open(odoo.conf, "a") as f:
+        f.write("[queue_job]\nchannels = root:2,root.fi:2\n")
+    port = bi.free_port()
+    odoo.url = f"http://127.0.0.1:{port}"
+    with open(odoo.conf) as f:
+        conf = f.read()
+    conf = conf.replace("[options]\n", f"[options]\nhttp_port = {port}\n", 1)
+    with open(odoo.conf, "w") as f:
+        f.write(conf)
+    odoo.log = open(os.path.join(odoo.work, "server.log"), "w")
+    odoo.proc = subprocess.Popen(
+        [
+            bi.PYTHON,
+            odoo.launcher,
+            "server",
+            "-c",
+            odoo.conf,
+            "-d",
+            bi.DB,
+            "--workers=2",
+            "--max-cron-threads=1",
+            "--load=base,web,queue_job",
+            "--http-interface=127.0.0.1",
+            f"--http-port={port}",
+            f"--gevent-port={bi.free_port()}",
+            "--log-level=warn",
+            "--limit-time-real=100000",
+            "--limit-time-cpu=100000",
+            "--limit-request=100000000",
+        ],
+        stdout=odoo.log,
+        stderr=subprocess.STDOUT,
+        cwd=odoo.work,
+        start_new_session=True,
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline and odoo.proc.poll() is None:
+        try:
+            with urllib.request.urlopen(odoo.url + "/web/login", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    sys.exit(f"Odoo did not start, see {odoo.log.name}")
+
+
+def send_events(url, bodies, senders=4):
+    errors = []
+    chunks = [bodies[i::senders] for i in range(senders)]
+
+    def run(chunk):
+        for body in chunk:
+            header = stripe.WebhookSignature.generate_signature_header(
+                body.decode(), WHSEC, timestamp=int(time.time())
+            )
+            request = urllib.request.Request(
+                url,
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Stripe-Signature": header,
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=60) as answer:
+                    if answer.status != 200:
+                        errors.append(answer.status)
+            except OSError as err:
+                errors.append(str(err))
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in chunks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=600)
+    parser.add_argument("--lines", type=int, default=10000)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="fi-bench-stripe.")
+    os.chmod(work, 0o755)
+    fake = FakeStripe(api_key="sk_test_bench_0123456789").start()
+    cluster = bi.Cluster(work, fsync=False)
+    odoo = None
+    try:
+        cluster.start()
+        odoo = bi.Odoo(work, cluster)
+        say("installing finance_integration_stripe ...")
+        odoo.install("finance_integration_stripe")
+        n = args.events
+        info = json.loads(
+            pick(
+                shell(
+                    odoo,
+                    SETUP,
+                    N=n,
+                    BASE_URL=fake.url,
+                    API_KEY=fake.api_key,
+                    WHSEC=WHSEC,
+                ),
+                "BENCH",
+            )
+        )
+        pipeline_invoices, floor_invoices = info["invoices"][:n], info["invoices"][n:]
+        # the Stripe side: one PaymentIntent per invoice (amount from Odoo)
+        amounts = {
+            int(i): int(round(float(a) * 100))
+            for i, a in cluster.psql(
+                bi.DB,
+                "SELECT id, amount_total FROM account_move WHERE id IN "
+                f"({','.join(map(str, pipeline_invoices))})",
+            )
+        }
+        bodies = []
+        for invoice_id in pipeline_invoices:
+            intent = fake.add(
+                "payment_intent",
+                id=f"pi_bench_{invoice_id}",
+                amount=amounts[invoice_id],
+                amount_received=amounts[invoice_id],
+                currency="usd",
+                status="succeeded",
+                metadata={"odoo_invoice_id": str(invoice_id)},
+                application=None,
+                transfer_data=None,
+            )
+            event = fake.event("payment_intent.succeeded", intent)
+            bodies.append(json.dumps(event).encode())
+        # payouts of 1,000 and 10,000 balance transactions
+        payouts = []
+        for pid, lines in (
+            ("po_bench_1k", 1000),
+            (f"po_bench_{args.lines}", args.lines),
+        ):
+            for index in range(lines):
+                fake.add(
+                    "balance_transaction",
+                    id=f"txn_{pid}_{index}",
+                    type="charge",
+                    reporting_category="charge",
+                    amount=1000,
+                    fee=59,
+                    net=941,
+                    currency="usd",
+                    fee_details=[
+                        {"amount": 59, "currency": "usd", "type": "stripe_fee"}
+                    ],
+                    source=f"ch_{pid}_{index}",
+                    _payout=pid,
+                )
+            fake.add(
+                "payout",
+                id=pid,
+                amount=941 * lines,
+                currency="usd",
+                status="paid",
+                automatic=True,
+                reconciliation_status="completed",
+            )
+            payouts.append(pid)
+
+        say(f"floor: {n} payments by a plain ORM loop in one process ...")
+        floor_out = pick(
+            shell(odoo, FLOOR, INVOICES=floor_invoices, JOURNAL=info["floor_journal"]),
+            "FLOOR",
+        )
+        floor_s, floor_paid = float(floor_out.split()[0]), int(floor_out.split()[1])
+        floor_per_s = n / floor_s
+
+        say("starting Odoo (--workers=2, queue_job runner) ...")
+        serve(odoo)
+        url = f"{odoo.url}/fi/webhook/{info['key']}"
+        say(f"events: {n} signed payment_intent.succeeded ...")
+        started = time.perf_counter()
+        errors = send_events(url, bodies)
+        sent = time.perf_counter() - started
+        deadline = time.time() + 900
+        done = 0
+        while time.time() < deadline:
+            done = cluster.scalar(
+                bi.DB,
+                "SELECT count(*) FROM fi_message WHERE state IN "
+                f"('done', 'failed', 'dead') AND endpoint_id = {info['endpoint']}",
+            )
+            if done >= n:
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+        paid = cluster.scalar(
+            bi.DB,
+            "SELECT count(*) FROM account_move WHERE payment_state = 'paid' AND id IN "
+            f"({','.join(map(str, pipeline_invoices))})",
+        )
+        failed = cluster.scalar(
+            bi.DB,
+            "SELECT count(*) FROM fi_message WHERE state <> 'done' "
+            f"AND endpoint_id = {info['endpoint']}",
+        )
+        events_per_s = n / elapsed
+        say(
+            f"  sent in {sent:.1f}s, all processed in {elapsed:.1f}s: "
+            f"{events_per_s:.1f} events/s; paid={paid}/{n} not_done={failed} "
+            f"send_errors={len(errors)}"
+        )
+        say(f"  floor: {floor_s:.1f}s, {floor_per_s:.1f} payments/s, paid={floor_paid}")
+        odoo.stop()
+
+        say("payout settlement ...")
+        results = json.loads(
+            pick(
+                shell(
+                    odoo,
+                    PAYOUT,
+                    ENDPOINT=info["endpoint"],
+                    PAYOUTS=[
+                        ("po_bench_1k", 1000, True),
+                        (payouts[1], args.lines, False),
+                    ],
+                ),
+                "PAYOUT",
+            )
+        )
+        # peak memory at 10k measured apart: tracemalloc slows the timed run
+        big = payouts[1] + "_traced"
+        for index in range(args.lines):
+            fake.add(
+                "balance_transaction",
+                **dict(
+                    fake.objects[f"txn_{payouts[1]}_{index}"],
+                    id=f"txn_{big}_{index}",
+                    _payout=big,
+                ),
+            )
+        fake.add(
+            "payout",
+            id=big,
+            amount=941 * args.lines,
+            currency="usd",
+            status="paid",
+            automatic=True,
+            reconciliation_status="completed",
+        )
+        traced = json.loads(
+            pick(
+                shell(
+                    odoo,
+                    PAYOUT,
+                    ENDPOINT=info["endpoint"],
+                    PAYOUTS=[(big, args.lines, True)],
+                ),
+                "PAYOUT",
+            )
+        )
+        small, large = results["po_bench_1k"], results[payouts[1]]
+        peak_1k = small["peak"] / 2**20
+        peak_mb = traced[big]["peak"] / 2**20
+        say(
+            f"  1,000 lines: {small['s']:.2f}s, peak {peak_1k:.1f} MB; "
+            f"{args.lines:,} lines: {large['s']:.2f}s, peak {peak_mb:.1f} MB, "
+            f"entry of {large['lines']} lines {large['state']}"
+        )
+        ratio = events_per_s / floor_per_s
+        print(
+            f"bench stripe: events_per_s={events_per_s:.1f} "
+            f"floor_per_s={floor_per_s:.1f} ratio={ratio:.2f} "
+            f"payout_10k_s={large['s']:.2f} payout_peak_mb={peak_mb:.1f}",
+            flush=True,
+        )
+    finally:
+        if odoo:
+            odoo.stop()
+        cluster.stop()
+        fake.stop()
+        if args.keep:
+            say(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    main()
