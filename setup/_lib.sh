@@ -21,6 +21,16 @@ fi_check_odoo() {
     if [ -z "$found" ]; then
         fi_die "Odoo 18.0 is not importable by $PY: put the Odoo 18.0 source on PYTHONPATH (or pip install it) or set ODOO_PATH=/path/to/odoo-18.0 (the folder that holds odoo/); this project never downloads Odoo."
     fi
+    # pip-installed OCA addons (queue_job) create site-packages/odoo/addons; an Odoo
+    # installed in editable strict mode is then hidden behind that namespace package
+    # ("module 'odoo' has no attribute 'cli'")
+    local origin
+    origin=$("$PY" -c 'import importlib.util as u; print(u.find_spec("odoo").origin)' 2>/dev/null)
+    if [ "$origin" = None ]; then
+        local source
+        source=$("$PY" -c 'import importlib.metadata as m, json; print(json.loads(m.distribution("odoo").read_text("direct_url.json"))["url"].removeprefix("file://"))' 2>/dev/null)
+        fi_die "$PY imports odoo as a namespace package ($found, made by pip-installed addons) instead of Odoo itself: reinstall Odoo with $PY -m pip install --no-deps -e ${source:-/path/to/odoo-18.0} --config-settings editable_mode=compat, or set ODOO_PATH=${source:-/path/to/odoo-18.0} (the folder that holds odoo/)."
+    fi
     local version
     if ! version=$("$PY" -c 'import odoo.release as r; print(r.version_info[0])' 2>&1); then
         fi_die "Odoo in $found cannot be imported by $PY ($(tail -n 1 <<<"$version")): install its requirements with $PY -m pip install -r $(dirname "$found")/requirements.txt, or set ODOO_PYTHON to the python that runs it."

@@ -16,6 +16,9 @@ Run as ``python3 setup/bench_dashboard.py`` (``setup/bench dashboard``). It
    itself and for the drill-down views of the same audience in the Dashboards
    menu. Each is opened 3 times on warmed-up workers; the slowest counts.
 
+FI_BENCH_MESSAGES=N sets the number of messages (a quick run: 20000),
+FI_BENCH_KEEP=1 keeps the work folder (cluster, logs).
+
 The last line is
 ``bench dashboard: messages=N seconds=<slower audience> technical=<s>
 finance=<s> rollup_refresh=<s> rollup_incremental=<s>``.
@@ -23,24 +26,14 @@ finance=<s> rollup_refresh=<s> rollup_incremental=<s>``.
 
 import json
 import os
-import pwd
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 
-import psycopg2
-import requests
+import _fi
 
 MESSAGES = int(os.environ.get("FI_BENCH_MESSAGES", "1000000"))
 EXCEPTIONS = 3000
 REPEAT = 3
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PYTHON = os.environ.get("FI_PYTHON", sys.executable)
 MODULE = "finance_integration_core"
 DB = "fi_bench_dashboard"
 
@@ -63,113 +56,21 @@ def log(text):
     print(f"bench dashboard: {text}", flush=True)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def timed(function, *args):
     start = time.perf_counter()
     result = function(*args)
     return time.perf_counter() - start, result
 
 
-# ----------------------------------------------------------------------
-# a throwaway PostgreSQL cluster
-# ----------------------------------------------------------------------
-class Cluster:
-    def __init__(self, workdir):
-        self.dir = os.path.join(workdir, "pgdata")
-        self.socket_dir = workdir
-        self.port = free_port()
-        self.as_postgres = os.geteuid() == 0
-
-    def _run(self, *command):
-        if self.as_postgres:
-            command = ("runuser", "-u", "postgres", "--", *command)
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-
-    def start(self):
-        os.makedirs(self.dir)
-        if self.as_postgres:
-            # PostgreSQL refuses to run as root: the cluster belongs to postgres
-            user = pwd.getpwnam("postgres")
-            os.chown(self.dir, user.pw_uid, user.pw_gid)
-            os.chown(self.socket_dir, user.pw_uid, user.pw_gid)
-        self._run(
-            "initdb", "-D", self.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8"
-        )
-        options = (
-            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c shared_buffers=512MB -c work_mem=64MB -c maintenance_work_mem=256MB "
-            "-c max_wal_size=4GB -c checkpoint_timeout=30min"
-        )
-        self._run(
-            "pg_ctl",
-            "-D",
-            self.dir,
-            "-o",
-            options,
-            "-l",
-            os.path.join(self.dir, "server.log"),
-            "-w",
-            "start",
-        )
-        with psycopg2.connect(
-            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres"
-        ) as conn:
-            conn.autocommit = True
-            with conn.cursor() as cr:
-                cr.execute("CREATE ROLE odoo LOGIN CREATEDB")
-
-    def stop(self):
-        try:
-            self._run("pg_ctl", "-D", self.dir, "-m", "immediate", "stop")
-        except subprocess.CalledProcessError:
-            pass
-
-    def connect(self):
-        return psycopg2.connect(
-            host="127.0.0.1", port=self.port, user="odoo", dbname=DB
-        )
-
-
-# ----------------------------------------------------------------------
-# Odoo
-# ----------------------------------------------------------------------
-def write_config(workdir, cluster):
-    from cryptography.fernet import Fernet
-
-    path = os.path.join(workdir, "odoo.conf")
-    with open(path, "w") as conf:
-        conf.write(
-            "[options]\n"
-            f"addons_path = {ROOT}\n"
-            "db_host = 127.0.0.1\n"
-            f"db_port = {cluster.port}\n"
-            "db_user = odoo\n"
-            f"data_dir = {os.path.join(workdir, 'data')}\n"
-            f"fi_encryption_keys = {Fernet.generate_key().decode()}\n"
-            "list_db = False\n"
-        )
-    return path
-
-
-def odoo(conf, *args, stdin=None, logfile=None):
-    command = [PYTHON, "-m", "odoo", *args, "-c", conf, "-d", DB]
-    with open(logfile, "a") as out:
-        return subprocess.run(
-            command,
-            input=stdin,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            check=True,
-            cwd=tempfile.gettempdir(),
-        )
-
+#: PostgreSQL tuned for a bulk load of a million rows (a throwaway cluster)
+PG_SETTINGS = (
+    "synchronous_commit=off",
+    "shared_buffers=512MB",
+    "work_mem=64MB",
+    "maintenance_work_mem=256MB",
+    "max_wal_size=4GB",
+    "checkpoint_timeout=30min",
+)
 
 SHELL_SETUP = """
 import json
@@ -314,14 +215,14 @@ EXTRA_SQL = [
 
 
 def populate(cluster, flows):
-    with cluster.connect() as conn, conn.cursor() as cr:
+    with cluster.connect(DB) as conn, conn.cursor() as cr:
         cr.execute(BULK_SQL, {"messages": MESSAGES})
         for sql in EXTRA_SQL:
             cr.execute(sql, {"exceptions": EXCEPTIONS})
         cr.execute(
             "SELECT setval('fi_message_id_seq', (SELECT max(id) FROM fi_message))"
         )
-    conn = cluster.connect()
+    conn = cluster.connect(DB)
     conn.autocommit = True
     try:
         with conn.cursor() as cr:
@@ -335,34 +236,11 @@ def populate(cluster, flows):
 # ----------------------------------------------------------------------
 # the web client, over JSON-RPC
 # ----------------------------------------------------------------------
-class WebClient:
+class WebClient(_fi.JsonRpc):
+    """The web client opening dashboards, over JSON-RPC."""
+
     def __init__(self, url):
-        self.url = url
-        self.session = requests.Session()
-        self.ids = 0
-
-    def call(self, path, params):
-        self.ids += 1
-        answer = self.session.post(
-            self.url + path,
-            json={"jsonrpc": "2.0", "method": "call", "id": self.ids, "params": params},
-            timeout=120,
-        ).json()
-        if answer.get("error"):
-            raise RuntimeError(json.dumps(answer["error"])[:2000])
-        return answer["result"]
-
-    def call_kw(self, model, method, args, kwargs=None):
-        return self.call(
-            f"/web/dataset/call_kw/{model}/{method}",
-            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
-        )
-
-    def login(self):
-        self.call(
-            "/web/session/authenticate",
-            {"db": DB, "login": "admin", "password": "admin"},
-        )
+        super().__init__(url, DB, timeout=120)
 
     def open_action(self, xmlid):
         """What the web client does to show an action's default view."""
@@ -498,59 +376,6 @@ class WebClient:
         return shown
 
 
-class Server:
-    def __init__(self, conf, logfile):
-        self.conf = conf
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.logfile = logfile
-        self.proc = None
-
-    def start(self):
-        with open(self.logfile, "a") as out:
-            self.proc = subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "odoo",
-                    "server",
-                    "-c",
-                    self.conf,
-                    "-d",
-                    DB,
-                    f"--db-filter=^{DB}$",
-                    "--workers=2",
-                    "--max-cron-threads=0",
-                    f"--http-port={self.port}",
-                    "--http-interface=127.0.0.1",
-                    f"--gevent-port={free_port()}",
-                    "--log-level=warn",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=tempfile.gettempdir(),
-            )
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if requests.get(self.url + "/web/login", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"Odoo did not start, see {self.logfile}")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
 def measure(server):
     # every worker loads the registry and the views once before timing
     for _i in range(4):
@@ -581,73 +406,50 @@ def measure(server):
 
 def main():
     started = time.perf_counter()
-    workdir = tempfile.mkdtemp(prefix="fi_bench_dashboard_")
-    os.chmod(workdir, 0o755)
-    logfile = os.path.join(workdir, "odoo.log")
-    cluster = Cluster(workdir)
-    server = None
-    try:
-        cluster.start()
-        conf = write_config(workdir, cluster)
-        log(f"cluster on port {cluster.port}, logs in {logfile}")
-        start = time.perf_counter()
-        odoo(
-            conf,
-            "-i",
-            MODULE,
-            "--without-demo=all",
-            "--stop-after-init",
-            logfile=logfile,
-        )
-        seconds = time.perf_counter() - start
-        log(f"installed {MODULE} in {seconds:.1f}s")
-        answer = subprocess.run(
-            [PYTHON, "-m", "odoo", "shell", "-c", conf, "-d", DB, "--no-http"],
-            input=SHELL_SETUP,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=tempfile.gettempdir(),
-        )
-        flows = json.loads(re.search(r"FLOWS=(.*)", answer.stdout).group(1))
-        seconds, count = timed(populate, cluster, flows)
-        log(f"inserted {count} messages on {len(flows)} flows in {seconds:.1f}s")
-        answer = subprocess.run(
-            [PYTHON, "-m", "odoo", "shell", "-c", conf, "-d", DB, "--no-http"],
-            input=SHELL_REFRESH,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=tempfile.gettempdir(),
-        )
-        full, incremental, rows = re.search(
-            r"REFRESH=(\S+) (\S+) (\S+)", answer.stdout
-        ).groups()
-        log(
-            f"statistics built in {float(full):.3f}s ({rows} hourly rows); "
-            f"incremental refresh {float(incremental):.3f}s"
-        )
-        server = Server(conf, logfile)
-        server.start()
-        results = measure(server)
-        log(f"total bench time {time.perf_counter() - started:.0f}s")
-        print(
-            f"bench dashboard: messages={count} "
-            f"seconds={max(results.values()):.3f} "
-            f"technical={results['technical']:.3f} "
-            f"finance={results['finance']:.3f} "
-            f"rollup_refresh={float(full):.3f} "
-            f"rollup_incremental={float(incremental):.3f}",
-            flush=True,
-        )
-    finally:
-        if server:
-            server.stop()
-        cluster.stop()
-        if os.environ.get("FI_BENCH_KEEP"):
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    _fi.check_odoo()
+    _fi.exit_on_sigterm("bench dashboard")
+    with _fi.workdir(
+        "fi_bench_dashboard_", keep=os.environ.get("FI_BENCH_KEEP")
+    ) as work:
+        logfile = os.path.join(work, "odoo.log")
+        cluster = _fi.Cluster(os.path.join(work, "pg"), settings=PG_SETTINGS)
+        server = None
+        try:
+            cluster.start()
+            conf = _fi.write_config(os.path.join(work, "odoo.conf"), cluster.port)
+            log(f"cluster on port {cluster.port}, logs in {logfile}")
+            seconds, _out = timed(_fi.odoo_install, conf, DB, MODULE, False, logfile)
+            log(f"installed {MODULE} in {seconds:.1f}s")
+            answer = _fi.odoo_shell(conf, DB, SHELL_SETUP, log=logfile)
+            flows = json.loads(re.search(r"FLOWS=(.*)", answer).group(1))
+            seconds, count = timed(populate, cluster, flows)
+            log(f"inserted {count} messages on {len(flows)} flows in {seconds:.1f}s")
+            answer = _fi.odoo_shell(conf, DB, SHELL_REFRESH, log=logfile)
+            full, incremental, rows = re.search(
+                r"REFRESH=(\S+) (\S+) (\S+)", answer
+            ).groups()
+            log(
+                f"statistics built in {float(full):.3f}s ({rows} hourly rows); "
+                f"incremental refresh {float(incremental):.3f}s"
+            )
+            server = _fi.OdooServer(
+                conf, DB, log=logfile, args=[f"--db-filter=^{DB}$"]
+            ).start()
+            results = measure(server)
+            log(f"total bench time {time.perf_counter() - started:.0f}s")
+            print(
+                f"bench dashboard: messages={count} "
+                f"seconds={max(results.values()):.3f} "
+                f"technical={results['technical']:.3f} "
+                f"finance={results['finance']:.3f} "
+                f"rollup_refresh={float(full):.3f} "
+                f"rollup_incremental={float(incremental):.3f}",
+                flush=True,
+            )
+        finally:
+            if server:
+                server.stop()
+            cluster.stop(mode="immediate")
 
 
 if __name__ == "__main__":

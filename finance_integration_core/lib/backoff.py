@@ -69,3 +69,23 @@ def next_retry_delay(attempt, retry_after=None, base=10, cap=3600, rand=random.r
     if retry_after:
         delay = max(delay, min(float(retry_after), MAX_DELAY))
     return delay
+
+
+#: a conflict with a concurrent transaction (two deliveries binding the same
+#: object, a serialization failure) is settled by the other's commit within
+#: milliseconds: retried this many times within seconds, spending no attempt
+CONFLICT_RETRIES = 8
+
+
+def conflict_retry_delay(conflict, rand=random.random):
+    """Seconds to wait after the ``conflict``-th conflict in a row: short,
+    growing, jittered so that the two contenders do not meet again.
+
+    >>> conflict_retry_delay(1, rand=lambda: 0.0)
+    0.25
+    >>> conflict_retry_delay(3, rand=lambda: 1.0)
+    2.0
+    >>> conflict_retry_delay(8, rand=lambda: 1.0)
+    4.0
+    """
+    return backoff_delay(conflict, base=0.5, cap=4.0, rand=rand)

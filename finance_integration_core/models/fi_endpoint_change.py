@@ -7,26 +7,10 @@ from odoo.exceptions import UserError
 from ..lib.governance import diff_values, format_diff
 from .fi_change_log import CHANGE_CONTROL, is_change_control
 
-#: settings of a production endpoint that change through an approved version;
-#: secrets are not among them (write-only, rotated on the endpoint itself)
-GOVERNED_FIELDS = (
-    "base_url",
-    "environment",
-    "signature_header",
-    "signature_encoding",
-    "timestamp_header",
-    "timestamp_tolerance",
-    "event_id_pointer",
-    "event_type_pointer",
-    "max_body_bytes",
-    "timeout_connect",
-    "timeout_read",
-)
 
-
-def _snapshot(record):
-    """The governed settings of an endpoint (or a change) as plain values."""
-    return {name: record[name] for name in GOVERNED_FIELDS}
+def _snapshot(record, names):
+    """The governed settings ``names`` of an endpoint (or a change) as plain values."""
+    return {name: record[name] for name in names}
 
 
 class FiEndpointChange(models.Model):
@@ -41,7 +25,11 @@ class FiEndpointChange(models.Model):
     _description = "Finance Integration Endpoint Change"
     _inherit = ["fi.change.control.mixin"]
     _fi_subject_field = "endpoint_id"
-    _fi_content_fields = GOVERNED_FIELDS
+
+    @property
+    def _fi_content_fields(self):
+        """Frozen once submitted: the governed settings of every provider."""
+        return self.env["fi.endpoint"]._fi_governed_fields_all()
 
     endpoint_id = fields.Many2one(
         "fi.endpoint", required=True, ondelete="cascade", index=True
@@ -49,6 +37,7 @@ class FiEndpointChange(models.Model):
     company_id = fields.Many2one(
         related="endpoint_id.company_id", store=True, index=True, precompute=True
     )
+    provider = fields.Selection(related="endpoint_id.provider")
     is_baseline = fields.Boolean(
         readonly=True, help="The settings from before the first change."
     )
@@ -57,8 +46,9 @@ class FiEndpointChange(models.Model):
         [("sandbox", "Sandbox"), ("production", "Production")], required=True
     )
     signature_header = fields.Char()
+    # generic_hmac settings (provider_generic_hmac.py)
     signature_encoding = fields.Selection(
-        [("hex", "Hexadecimal"), ("base64", "Base64")], required=True
+        [("hex", "Hexadecimal"), ("base64", "Base64")]
     )
     timestamp_header = fields.Char()
     timestamp_tolerance = fields.Integer("Timestamp Tolerance (s)")
@@ -81,31 +71,35 @@ class FiEndpointChange(models.Model):
                 version=change.version,
             )
 
-    @api.depends(*GOVERNED_FIELDS, "previous_values_json", "state")
+    @api.depends("previous_values_json", "state")
     def _compute_diff_display(self):
-        labels = {
-            name: self._fields[name].get_description(self.env)["string"]
-            for name in GOVERNED_FIELDS
-        }
         for change in self:
+            names = change.endpoint_id._fi_governed_fields()
+            labels = {
+                name: self._fields[name].get_description(self.env)["string"]
+                for name in names
+            }
             if change.previous_values_json and change.state != "draft":
                 current = json.loads(change.previous_values_json)
             else:
-                current = _snapshot(change.endpoint_id)
-            text = format_diff(diff_values(current, _snapshot(change)), labels)
+                current = _snapshot(change.endpoint_id, names)
+            text = format_diff(diff_values(current, _snapshot(change, names)), labels)
             change.diff_display = text or _("No change to the current settings.")
 
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
             endpoint = self.env["fi.endpoint"].browse(vals.get("endpoint_id"))
-            for name, value in _snapshot(endpoint).items():
+            for name, value in _snapshot(
+                endpoint, endpoint._fi_governed_fields()
+            ).items():
                 vals.setdefault(name, value)
         return super().create(vals_list)
 
     def _fi_on_activate(self):
         endpoint = self.endpoint_id
-        previous = _snapshot(endpoint)
+        names = endpoint._fi_governed_fields()
+        previous = _snapshot(endpoint, names)
         self._fi_internal_write({"previous_values_json": json.dumps(previous)})
         others = self.search_count(
             [("endpoint_id", "=", endpoint.id), ("id", "!=", self.id)]
@@ -121,7 +115,9 @@ class FiEndpointChange(models.Model):
                     change_note=_("Baseline: the settings before change control"),
                 )
             )
-        endpoint.with_context(fi_change_control=CHANGE_CONTROL).write(_snapshot(self))
+        endpoint.with_context(fi_change_control=CHANGE_CONTROL).write(
+            _snapshot(self, names)
+        )
 
 
 class FiEndpoint(models.Model):
@@ -134,10 +130,18 @@ class FiEndpoint(models.Model):
     def _fi_is_governed(self):
         return self.environment == "production" and self.state in ("active", "paused")
 
+    @api.model
+    def _fi_governed_fields_all(self):
+        """The governed settings of every provider (the union)."""
+        names = set()
+        for code, _label in self._fields["provider"].selection:
+            names.update(self.new({"provider": code})._fi_governed_fields())
+        return tuple(sorted(names))
+
     def write(self, vals):
-        touched = set(vals) & set(GOVERNED_FIELDS)
-        if touched and not is_change_control(self.env):
+        if not is_change_control(self.env):
             for endpoint in self.filtered(lambda e: e._fi_is_governed()):
+                touched = set(vals) & set(endpoint._fi_governed_fields())
                 changed = [
                     name
                     for name in sorted(touched)

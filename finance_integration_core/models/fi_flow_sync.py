@@ -197,7 +197,16 @@ class FiEndpoint(models.Model):
             correlation_id=correlation_id,
         )
 
-    def _fi_handle_inbound(self, message, document):
+
+class FiMessage(models.Model):
+    _inherit = "fi.message"
+
+    def _fi_run_handler(self):
+        """Whatever an inbound flow's handler changes carries the flow as its
+        origin, so that outbound flows do not echo it back (whatever provider
+        handles it)."""
+        if self.direction != "in":
+            return super()._fi_run_handler()
         return super(
-            FiEndpoint, self.with_context(**{CONTEXT_ORIGIN: message.flow_id.id})
-        )._fi_handle_inbound(message, document)
+            FiMessage, self.with_context(**{CONTEXT_ORIGIN: self.flow_id.id})
+        )._fi_run_handler()

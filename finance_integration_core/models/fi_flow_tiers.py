@@ -138,13 +138,9 @@ class FiEndpoint(models.Model):
         clause, params = super()._fi_dispatch_held_clause()
         return f"({clause}) OR COALESCE(f.sync_tier, 'realtime') != 'realtime'", params
 
-    def _fi_batch_units(self, flow):
-        """Provider hook: the units of work of a batch run of ``flow``.
-
-        A unit is a dict with a unique ``key``; the default cuts the messages
-        waiting in the outbox into units of ``flow.batch_size``. Connectors that
-        poll (statements, payouts) return one unit per thing to fetch.
-        """
+    def _fi_outbox_units(self, flow):
+        """The default batch units (``_fi_batch_units``): the messages waiting
+        in the flow's outbox, in units of ``flow.batch_size``."""
         self.ensure_one()
         self.env.flush_all()
         self.env.cr.execute(
@@ -158,14 +154,6 @@ class FiEndpoint(models.Model):
             {"key": f"messages:{chunk[0]}-{chunk[-1]}", "message_ids": chunk}
             for chunk in (ids[i : i + size] for i in range(0, len(ids), size))
         ]
-
-    def _fi_handle_batch_unit(self, flow, unit):
-        """Provider hook: process one unit; the default processes its messages,
-        each in its own savepoint with its own retry and exception handling."""
-        self.ensure_one()
-        messages = self.env["fi.message"].browse(unit.get("message_ids", []))
-        results = [message._fi_process() for message in messages.exists()]
-        return f"{len(results)} messages: " + "; ".join(results[:20])
 
     def _fi_send(
         self, flow, payload, record=None, idempotency_key=None, correlation_id=None

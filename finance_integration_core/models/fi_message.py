@@ -10,10 +10,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.tools import SQL
 
-from ..lib.backoff import next_retry_delay
+from ..lib.backoff import CONFLICT_RETRIES, conflict_retry_delay, next_retry_delay
 from ..lib.errors import FiBusinessError, FiError, FiIgnored
-from ..lib.jsonpointer import resolve_pointer
-from ..lib.redact import pretty_json
+from ..lib.http import raise_for_outcome
+from ..lib.redact import SAME_AS_PAYLOAD, pretty_json
 
 _logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ TRANSIENT_PGCODES = {
     errorcodes.DEADLOCK_DETECTED,
     errorcodes.UNIQUE_VIOLATION,
 }
+#: transient failures caused by a concurrent transaction, not by the other side
+CONFLICT_REASONS = frozenset({"binding_race", "database_concurrency"})
 #: what a stored response keeps of an answer
 RESPONSE_KEEP = 64 * 1024
 
@@ -131,7 +133,11 @@ class FiMessage(models.Model):
     )
     # the redacted copy, stored at intake as compact JSON (secrets masked);
     # shown indented
-    payload_redacted = fields.Text("Payload (redacted, stored)", readonly=True)
+    payload_redacted = fields.Text(
+        "Payload (redacted, stored)",
+        readonly=True,
+        help="The payload with secrets masked, or '=' when it has none to mask.",
+    )
     payload_display = fields.Text(
         "Payload (redacted)", compute="_compute_payload_display"
     )
@@ -140,6 +146,11 @@ class FiMessage(models.Model):
     headers_json = fields.Text("Headers (redacted)", readonly=True)
     remote_addr = fields.Char(readonly=True)
     attempts = fields.Integer(readonly=True)
+    conflict_count = fields.Integer(
+        readonly=True,
+        help="Tries lost to a concurrent transaction (settled by its commit), "
+        "retried within seconds without spending an attempt.",
+    )
     next_retry_at = fields.Datetime(readonly=True)
     date_done = fields.Datetime(readonly=True)
     latency_ms = fields.Float(
@@ -165,7 +176,11 @@ class FiMessage(models.Model):
     @api.depends("payload_redacted")
     def _compute_payload_display(self):
         for message in self:
-            message.payload_display = pretty_json(message.payload_redacted)
+            shown = message.payload_redacted
+            if shown == SAME_AS_PAYLOAD:
+                # nothing to mask in it: the payload itself is what is shown
+                shown = message.sudo().payload
+            message.payload_display = pretty_json(shown)
 
     def _compute_display_name(self):
         for message in self:
@@ -305,7 +320,7 @@ class FiMessage(models.Model):
                 .with_delay(
                     channel=flow.channel or "root.fi",
                     eta=eta,
-                    identity_key=f"fi.message:{message.id}:{message.attempts}",
+                    identity_key=message._fi_job_identity(),
                     description=f"{'Send' if message.direction == 'out' else 'Process'}"
                     f" {message.display_name}",
                     max_retries=5,
@@ -315,6 +330,12 @@ class FiMessage(models.Model):
             message.sudo().write(
                 {"state": "queued" if not eta else "retry", "job_uuid": job.uuid}
             )
+
+    def _fi_job_identity(self):
+        """One job per message and try: attempt number, and the conflict
+        number when a conflict retries the same attempt."""
+        identity = f"fi.message:{self.id}:{self.attempts}"
+        return f"{identity}:c{self.conflict_count}" if self.conflict_count else identity
 
     def _fi_process(self):
         """Job: process (inbound) or send (outbound) one message.
@@ -380,47 +401,40 @@ class FiMessage(models.Model):
                 "schema_invalid",
             )
         if self.direction == "out":
-            return self._fi_send_now()
+            return self._fi_send_now(document)
         return self.endpoint_id._fi_handle_inbound(self, document)
 
     def _fi_document(self):
+        """The stored payload as a document, parsed by the endpoint's provider
+        (``_fi_parse_body``) as at intake."""
         self.ensure_one()
         if self.payload_encoding != "text":
             raise FiBusinessError(
                 _("The payload is not UTF-8 text."), "malformed_payload"
             )
+        content_type = ""
+        if self.direction == "in" and self.headers_json:
+            headers = {k.lower(): v for k, v in json.loads(self.headers_json).items()}
+            content_type = headers.get("content-type", "")
         try:
-            return json.loads(self.sudo().payload or "null")
+            return self.endpoint_id._fi_parse_body(
+                self.sudo().payload or "null", content_type
+            )
         except ValueError as err:
             raise FiBusinessError(
-                _("Malformed JSON payload: %s", err), "malformed_payload"
+                _("Malformed payload: %s", err), "malformed_payload"
             ) from None
 
-    def _fi_send_now(self):
-        """Send an outbound message through the endpoint's one HTTP client."""
-        endpoint, flow = self.endpoint_id, self.flow_id
-        if not endpoint.base_url:
-            raise FiBusinessError(
-                _("Endpoint %s has no base URL.", endpoint.name), "configuration"
-            )
-        url = endpoint.base_url.rstrip("/") + "/" + (flow.path or "").lstrip("/")
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": self.idempotency_key,
-            "X-Correlation-ID": self.correlation_id,
-        }
-        headers.update(endpoint._fi_outbound_headers(self))
-        result = endpoint._fi_request(
-            flow.http_method or "POST",
-            url,
-            self.sudo().payload.encode("utf-8"),
-            headers,
-        )
+    def _fi_send_now(self, document):
+        """Send an outbound message: the provider builds the request, the
+        endpoint's one request method sends it."""
+        endpoint = self.endpoint_id
+        request = endpoint._fi_build_request(self, document)
+        method, url = request["method"], request["url"]
+        result = endpoint._fi_request(method, url, request["body"], request["headers"])
         self._fi_store_response(result)
-        from ..lib.http import raise_for_outcome
-
         try:
-            raise_for_outcome(result, what=f"{flow.http_method} {url}")
+            raise_for_outcome(result, what=f"{method} {url}")
         except FiError as err:
             err.http_result = result
             raise
@@ -428,9 +442,9 @@ class FiMessage(models.Model):
             answer = json.loads(result.body) if result.body else None
         except ValueError:
             answer = None
-        external_id = resolve_pointer(answer, flow.response_id_pointer or "/id")
-        if external_id not in (None, ""):
-            self.external_id = str(external_id)
+        external_id = endpoint._fi_response_external_id(self, result, answer)
+        if external_id:
+            self.external_id = external_id
         return None
 
     def _fi_store_response(self, result):
@@ -489,6 +503,27 @@ class FiMessage(models.Model):
             values["response_body"] = (result.body or "")[:RESPONSE_KEEP]
         if kind == "technical":
             _logger.exception("message %s failed unexpectedly", self.id, exc_info=err)
+        if (
+            kind == "transient"
+            and reason in CONFLICT_REASONS
+            and self.conflict_count < CONFLICT_RETRIES
+        ):
+            # the concurrent transaction's commit settles it: retry in seconds
+            conflicts = self.conflict_count + 1
+            delay = conflict_retry_delay(conflicts)
+            eta = fields.Datetime.now() + timedelta(seconds=delay)
+            values.update(
+                attempts=self.attempts,
+                conflict_count=conflicts,
+                error_class="technical",
+                next_retry_at=eta,
+            )
+            self.write(values)
+            self._fi_enqueue_processing(eta=eta)
+            return (
+                f"conflict ({reason}), retry in {delay:.1f}s without spending "
+                "an attempt"
+            )
         if kind == "transient":
             if attempts < (self.flow_id.max_attempts or 1):
                 endpoint = self.endpoint_id
@@ -564,7 +599,14 @@ class FiMessage(models.Model):
         return True
 
     def _fi_requeue(self):
-        self.sudo().write({"attempts": 0, "next_retry_at": False, "state": "queued"})
+        self.sudo().write(
+            {
+                "attempts": 0,
+                "conflict_count": 0,
+                "next_retry_at": False,
+                "state": "queued",
+            }
+        )
         self.sudo()._fi_enqueue_processing()
 
     def action_open_related(self):

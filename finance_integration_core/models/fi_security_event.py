@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class FiSecurityEvent(models.Model):
@@ -32,3 +32,8 @@ class FiSecurityEvent(models.Model):
     detail = fields.Char(readonly=True)
     remote_addr = fields.Char("Remote Address", readonly=True)
     create_date = fields.Datetime("Time", readonly=True)
+
+    @api.model
+    def _fi_reasons(self):
+        """The reason codes this database knows (core's and the providers')."""
+        return {code for code, _label in self._fields["reason"].selection}

@@ -1,9 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""Shared fixtures: an endpoint with a secret, signed deliveries, job running."""
+"""Shared fixtures: an endpoint with a secret, signed deliveries, job running
+(``run_jobs`` performs stored jobs round by round; ``trap_jobs`` is queue_job's
+own helper, re-exported here where it can be imported)."""
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from odoo import fields
@@ -12,6 +13,13 @@ from odoo.tests import common
 from odoo.addons.queue_job.job import Job
 
 from ..lib.signature import sign
+
+# queue_job 18.0's test helpers register their patcher in
+# odoo.tests.common.SETATTR_SOURCES, which Odoo 18.0 builds before mid-2025 lack
+# (ImportError); it only silences a warning of newer builds, so an empty one
+# behaves as those builds do. A newer Odoo keeps its own.
+common.__dict__.setdefault("SETATTR_SOURCES", {})
+from odoo.addons.queue_job.tests.common import trap_jobs  # noqa: E402, F401
 
 SECRET = "whsec_test_primary_0123456789"
 SECRET_NEXT = "whsec_test_rotated_9876543210"
@@ -114,13 +122,16 @@ class FiCommon(common.TransactionCase):
         """Perform pending jobs the way the job runner does, as their stored
         user; jobs enqueued meanwhile run in the next round."""
         done = self.env["queue.job"]
+        # "due" is judged against the time of this call, not the clock of each
+        # round: a retry planned 0.5 s ahead must not become due because a
+        # second ticked over between the failure and the next round
+        now = fields.Datetime.now()
         for _round in range(max_rounds):
             jobs = self.pending_jobs()
             if not ignore_eta:
                 # dispatchers planned by intake start on the next slot boundary,
                 # within a second: the runner would start them before the test
                 # could look; retries keep their delay
-                now = fields.Datetime.now()
                 jobs = jobs.filtered(
                     lambda j, now=now: (
                         not j.eta or j.eta <= now or j.method_name == "_fi_dispatch"
@@ -147,6 +158,7 @@ class LocalApi:
     def __init__(self, responses):
         self.responses = list(responses)
         self.requests = []
+        self.released = threading.Event()
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -163,7 +175,9 @@ class LocalApi:
                     api.responses.pop(0) if len(api.responses) > 1 else api.responses[0]
                 )
                 if delay:
-                    time.sleep(delay)
+                    # a slow server: answer after ``delay`` seconds, or as
+                    # soon as the test is over (the client has given up)
+                    api.released.wait(delay)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in (headers or {}).items():
@@ -188,5 +202,6 @@ class LocalApi:
         return self
 
     def __exit__(self, *exc):
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()

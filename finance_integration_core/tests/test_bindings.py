@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Bindings: one Odoo record per external object, even under a race."""
 
+from odoo import fields
 from odoo.tests import tagged
 
 from ..lib.errors import FiTransientError
@@ -29,7 +30,7 @@ class TestBindings(FiCommon):
         self.assertEqual(caught.exception.reason_code, "binding_race")
         self.assertEqual(Binding.to_odoo(self.endpoint, "customer", "cus_race"), first)
 
-    def test_losing_a_binding_race_retries_and_creates_no_duplicate(self):
+    def test_losing_a_binding_race_retries_within_seconds_spending_no_attempt(self):
         action = self.env["ir.actions.server"].create(
             {
                 "name": "post",
@@ -62,8 +63,18 @@ class TestBindings(FiCommon):
         self.run_jobs()
         self.assertEqual(message.state, "retry")
         self.assertEqual(message.error_code, "binding_race")
+        # settled by the other transaction's commit: retried within seconds
+        # (not on the endpoint's backoff), and no attempt is spent on it
+        self.endpoint.retry_base_seconds = 600
+        self.assertEqual(message.attempts, 0)
+        self.assertEqual(message.conflict_count, 1)
+        wait = (message.next_retry_at - fields.Datetime.now()).total_seconds()
+        self.assertLessEqual(wait, 1)
+        (job,) = self.pending_jobs("_fi_process")
+        self.assertLessEqual((job.eta - fields.Datetime.now()).total_seconds(), 1)
         self.run_jobs(ignore_eta=True)
         self.assertEqual(message.state, "done")
+        self.assertEqual(message.attempts, 1)
         self.assertEqual(
             self.env["res.partner"].search_count([("name", "=", "Race Corp")]), 1
         )

@@ -3,11 +3,14 @@
 
 from datetime import timedelta
 
+from lxml import etree
+
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
+from odoo.tools.safe_eval import safe_eval
 
-from .common import FiCommon
+from .common import SECRET, FiCommon
 
 
 @tagged("post_install", "-at_install")
@@ -100,7 +103,49 @@ class TestExceptionQueue(FiCommon):
         self.assertEqual(item.state, "resolved")
         self.assertIn("automatically", item.resolution_note)
 
-    def test_filters_mine_overdue_by_endpoint_are_offered(self):
+    def search_filter(self, name, user):
+        """What the search view's filter ``name`` selects for ``user``: its
+        domain (or group-by) taken from the view arch, evaluated as the web
+        client does."""
         view = self.env.ref("finance_integration_core.fi_exception_view_search")
-        for name in ('name="mine"', 'name="overdue"', 'name="by_endpoint"'):
-            self.assertIn(name, view.arch)
+        node = etree.fromstring(view.arch).xpath(f"//filter[@name='{name}']")
+        self.assertTrue(node, f"filter {name} is in the search view")
+        node = node[0]
+        if node.get("context"):
+            group_by = safe_eval(node.get("context"))["group_by"]
+            groups = (
+                self.env["fi.exception"]
+                .with_user(user)
+                ._read_group([], [group_by], ["__count"])
+            )
+            return dict(groups)
+        domain = safe_eval(node.get("domain"), {"uid": user.id})
+        return self.env["fi.exception"].with_user(user).search(domain)
+
+    def test_filters_mine_overdue_by_endpoint_select_the_right_items(self):
+        mine = self.open_exception("evt_f_mine")
+        theirs = self.open_exception("evt_f_theirs")
+        late = self.open_exception("evt_f_late")
+        mine.user_id = self.owner
+        theirs.user_id = self.env.user
+        late.write(
+            {
+                "user_id": self.owner.id,
+                "date_opened": fields.Datetime.now() - timedelta(hours=5),
+            }
+        )
+        other_endpoint = self.env["fi.endpoint"].create(
+            {"name": "Other endpoint", "state": "active", "webhook_secret": SECRET}
+        )
+        status, answer = self.receive(body=b"{not json other", key=other_endpoint.key)
+        self.assertEqual(status, 200)
+        selected = self.search_filter("mine", self.owner)
+        self.assertIn(mine, selected)
+        self.assertIn(late, selected)
+        self.assertNotIn(theirs, selected)
+        overdue = self.search_filter("overdue", self.owner)
+        self.assertIn(late, overdue)
+        self.assertNotIn(mine, overdue)
+        by_endpoint = self.search_filter("by_endpoint", self.env.user)
+        self.assertEqual(by_endpoint[other_endpoint], 1)
+        self.assertGreaterEqual(by_endpoint[self.endpoint], 3)

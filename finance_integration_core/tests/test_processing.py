@@ -7,9 +7,11 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import tagged
 
+from odoo.addons.queue_job.job import Job
+
 from ..lib.outbox import dispatch_slot
-from ..models.fi_endpoint import _PLANNED_DISPATCH
-from .common import FiCommon
+from ..models.fi_endpoint_dispatch import PLANNED_DISPATCH
+from .common import FiCommon, trap_jobs
 
 POSTING_CODE = """
 data = document["data"]
@@ -97,6 +99,27 @@ class TestProcessing(FiCommon):
         self.assertEqual(message.attempts, 3)
         self.assertEqual(len(self.partners("Initech")), 1)
         self.assertFalse(message.exception_ids)
+
+    def test_transient_failure_enqueues_the_next_attempt_after_its_backoff(self):
+        message = self.deliver("evt_t2", name="Vandelay", fail_times=1)
+        self.endpoint._fi_dispatch()
+        with trap_jobs() as trap:
+            # the first attempt, as the job runner performs it
+            Job.load(self.env, message.job_uuid).perform()
+            self.assertEqual((message.state, message.attempts), ("retry", 1))
+            trap.assert_jobs_count(1)
+            trap.assert_enqueued_job(
+                message._fi_process,
+                properties={
+                    "channel": self.flow.channel or "root.fi",
+                    "identity_key": f"fi.message:{message.id}:1",
+                    "eta": message.next_retry_at,
+                },
+            )
+            self.assertEqual(message.job_uuid, trap.enqueued_jobs[0].uuid)
+            trap.perform_enqueued_jobs()
+        self.assertEqual((message.state, message.attempts), ("done", 2))
+        self.assertEqual(len(self.partners("Vandelay")), 1)
 
     def test_exhausted_retries_dead_letter_and_open_exception(self):
         message = self.deliver("evt_dead", name="Hooli", fail_times=99)
@@ -192,13 +215,15 @@ class TestProcessing(FiCommon):
 
     def planned_key(self):
         key = (self.env.cr.dbname, self.endpoint.id)
-        self.addCleanup(_PLANNED_DISPATCH.forget, key)
+        self.addCleanup(PLANNED_DISPATCH.forget, key)
         return key
 
     def test_process_that_knows_the_slot_is_planned_queries_nothing(self):
         key = self.planned_key()
         slot, _start = dispatch_slot(time.time())
-        _PLANNED_DISPATCH.mark(key, slot + 5)  # as after a committed intake
+        # as after a committed intake; an hour of slots ahead, so that no pause
+        # of a slow machine between here and the delivery moves past them
+        PLANNED_DISPATCH.mark(key, slot + 3600)
         self.endpoint._fi_endpoint_config(self.endpoint.key)  # cached
         with self.assertQueryCount(1):  # the INSERT of the message, nothing else
             self.receive(self.event("evt_known_slot"))
