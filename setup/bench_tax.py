@@ -18,16 +18,10 @@ The last line is
 
 import json
 import os
-import shutil
-import sys
-import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+import _fi
 
-import bench_dashboard as bd  # noqa: E402 - the suite's cluster/Odoo helpers
-
-bd.DB = "fi_bench_tax"
+DB = "fi_bench_tax"
 INVOICES = int(os.environ.get("FI_BENCH_INVOICES", "200"))
 LATENCY = float(os.environ.get("FI_BENCH_ENGINE_MS", "50")) / 1000
 VALIDATIONS = int(os.environ.get("FI_BENCH_VALIDATIONS", "50"))
@@ -99,66 +93,40 @@ print("BENCH-RESULT " + json.dumps({
     "validation_ms_p95": times[int(len(times) * 0.95) - 1],
     "findings": [str(f) for f in report.errors][:5], "odoo_errors": sorted(errors),
 }))
-env.cr.rollback()
 server.stop()
+env.cr.rollback()
 """
 
 
+def say(text):
+    print(f"bench tax: {text}", flush=True)
+
+
 def main():
-    workdir = tempfile.mkdtemp(prefix="fi-bench-tax-")
-    os.chmod(workdir, 0o755)
-    cluster = bd.Cluster(workdir)
-    logfile = os.path.join(workdir, "odoo.log")
-    try:
+    _fi.check_odoo()
+    _fi.exit_on_sigterm("bench tax")
+    keep = os.environ.get("FI_KEEP") == "1"
+    with _fi.workdir("fi-bench-tax-", keep=keep) as work:
+        cluster = _fi.Cluster(os.path.join(work, "pg"))
         cluster.start()
-        conf = bd.write_config(workdir, cluster)
-        bd.log = lambda text: print(f"bench tax: {text}", flush=True)
-        bd.log("installing finance_integration_tax")
-        bd.odoo(
-            conf,
-            "-i",
-            "finance_integration_tax",
-            "--without-demo=all",
-            "--stop-after-init",
-            logfile=logfile,
-        )
-        bd.log(
-            f"validating {INVOICES} invoices without and with the engine "
-            f"({LATENCY * 1000:.0f} ms per answer)"
-        )
-        script = f"N = {INVOICES}\nV = {VALIDATIONS}\nLATENCY = {LATENCY}\n" + SHELL
-        out = os.path.join(workdir, "shell.out")
-        with open(out, "w") as handle:
-            bd.subprocess.run(
-                [
-                    bd.PYTHON,
-                    "-m",
-                    "odoo",
-                    "shell",
-                    "-c",
-                    conf,
-                    "-d",
-                    bd.DB,
-                    "--no-http",
-                ],
-                input=script,
-                stdout=handle,
-                stderr=bd.subprocess.STDOUT,
-                text=True,
-                check=True,
-                cwd=tempfile.gettempdir(),
+        try:
+            conf = _fi.write_config(os.path.join(work, "odoo.conf"), cluster.port)
+            log = os.path.join(work, "odoo.log")
+            say("installing finance_integration_tax")
+            _fi.odoo_install(conf, DB, "finance_integration_tax", log=log)
+            say(
+                f"validating {INVOICES} invoices without and with the engine "
+                f"({LATENCY * 1000:.0f} ms per answer)"
             )
-        with open(out) as handle:
-            lines = [ln for ln in handle if ln.startswith("BENCH-RESULT ")]
-        if not lines:
-            with open(out) as handle:
-                print(handle.read()[-3000:])
-            raise SystemExit("bench tax: the shell script printed no result")
-        result = json.loads(lines[-1].split(" ", 1)[1])
-    finally:
-        cluster.stop()
-        if os.environ.get("FI_KEEP") != "1":
-            shutil.rmtree(workdir, ignore_errors=True)
+            script = f"N = {INVOICES}\nV = {VALIDATIONS}\nLATENCY = {LATENCY}\n"
+            out = _fi.odoo_shell(conf, DB, script + SHELL, log=log)
+        finally:
+            cluster.stop()
+    lines = [ln for ln in out.splitlines() if ln.startswith("BENCH-RESULT ")]
+    if not lines:
+        print(out[-3000:])
+        raise SystemExit("bench tax: the shell script printed no result")
+    result = json.loads(lines[-1].split(" ", 1)[1])
     n = result["invoices"]
     base_ms = result["base_s"] * 1000 / n
     engine_ms = result["engine_s"] * 1000 / n

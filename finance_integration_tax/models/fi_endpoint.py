@@ -31,6 +31,15 @@ TAX_FLOWS = {
 }
 
 
+#: clearance webhooks are signed as core's generic provider: its settings
+SIGNATURE_FIELDS = (
+    "signature_header",
+    "signature_encoding",
+    "timestamp_header",
+    "timestamp_tolerance",
+)
+
+
 def engine_error_to_fi(err):
     """A classified core error of an engine failure."""
     if err.outcome == eng.TRANSIENT:
@@ -62,19 +71,18 @@ class FiEndpoint(models.Model):
     # core hooks
     # ------------------------------------------------------------------
     def _fi_governed_fields(self):
-        parent = getattr(super(), "_fi_governed_fields", None)
-        fields_ = tuple(parent() if parent else ())
-        if self.provider != "avatax":
-            return fields_
-        return fields_ + ("fi_avatax_account_id", "fi_avatax_company_code")
+        fields_ = super()._fi_governed_fields()
+        if self.provider == "avatax":
+            return fields_ + ("fi_avatax_account_id", "fi_avatax_company_code")
+        if self.provider == "clearance":
+            return fields_ + SIGNATURE_FIELDS
+        return fields_
 
     def _fi_test_connection(self):
-        self.ensure_one()
         if self.provider == "avatax":
+            engine = self._fi_tax_engine()
             try:
-                return self._fi_engine_call(
-                    self._fi_tax_engine().ping(), self._fi_tax_engine().parse_ping
-                )
+                return self._fi_engine_call(engine.ping(), engine.parse_ping)
             except (EngineError, FiTransientError) as err:
                 raise UserError(
                     _(
@@ -95,11 +103,22 @@ class FiEndpoint(models.Model):
                     )
                 ) from None
             return _("Clearance platform answered: %s", result.get("status", "ok"))
-        parent = getattr(super(), "_fi_test_connection", None)
-        return parent() if parent else ""
+        return super()._fi_test_connection()
+
+    # -- intake of clearance status webhooks: HMAC-SHA256 as core's generic
+    # provider, with the same settings fields; event id /id, type /type
+    def _fi_provider_config(self):
+        if self.provider != "clearance":
+            return super()._fi_provider_config()
+        return {
+            "signature_header": self.signature_header or "X-Signature",
+            "signature_encoding": self.signature_encoding or "hex",
+            "timestamp_header": self.timestamp_header or None,
+            "tolerance": self.timestamp_tolerance,
+        }
 
     def _fi_verify_signature(self, config, body, headers):
-        if config["provider"] != "clearance":
+        if self.provider != "clearance":
             return super()._fi_verify_signature(config, body, headers)
         timestamp = None
         if config["timestamp_header"]:
@@ -111,6 +130,22 @@ class FiEndpoint(models.Model):
             timestamp=timestamp,
             tolerance=config["tolerance"],
             encoding=config["signature_encoding"],
+        )
+
+    def _fi_signature_headers(self, config):
+        if self.provider != "clearance":
+            return super()._fi_signature_headers(config)
+        return (config["signature_header"],)
+
+    def _fi_parse_event(self, config, document):
+        if self.provider != "clearance":
+            return super()._fi_parse_event(config, document)
+        if not isinstance(document, dict):
+            return None, None
+        event_id, event_type = document.get("id"), document.get("type")
+        return (
+            str(event_id) if event_id not in (None, "") else None,
+            str(event_type) if event_type not in (None, "") else None,
         )
 
     def _fi_handle_inbound(self, message, document):

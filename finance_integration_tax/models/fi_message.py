@@ -7,13 +7,13 @@ from .fi_endpoint import TAX_FLOWS
 class FiMessage(models.Model):
     _inherit = "fi.message"
 
-    def _fi_send_now(self):
+    def _fi_send_now(self, document):
         """Outbound messages of the tax connector run its own calls (AvaTax
         paths per document code, the clearance contract) instead of a plain
         POST to the flow path."""
         if self.endpoint_id.provider not in TAX_FLOWS:
-            return super()._fi_send_now()
-        return self.endpoint_id._fi_tax_process(self, self._fi_document())
+            return super()._fi_send_now(document)
+        return self.endpoint_id._fi_tax_process(self, document)
 
     def _fi_handle_failure(self, err):
         """A handler may ask for an escalation along with its transient error
