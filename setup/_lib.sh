@@ -42,7 +42,7 @@ fi_check_odoo() {
 
 # The suite's Python requirements, installed only when one is missing.
 fi_ensure_requirements() {
-    if ! "$PY" -c 'import requests, cryptography, jsonschema, sepaxml, stripe, odoo.addons.queue_job' 2>/dev/null; then
+    if ! "$PY" -c 'import requests, cryptography, jsonschema, sepaxml, mt940, stripe, saxonche, facturx, odoo.addons.queue_job' 2>/dev/null; then
         echo "installing the suite's Python requirements (requirements.txt)"
         "$PY" -m pip install -q -r "$ROOT/requirements.txt" || fi_die "pip could not install requirements.txt"
     fi

@@ -1,1 +1,3 @@
-from . import test_install
+from . import test_lib
+from . import test_tax_engine
+from . import test_einvoice
