@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 from ..lib.money import decimal_to_minor
 
@@ -106,9 +107,11 @@ class FiMessage(models.Model):
 class FiEndpointHeld(models.Model):
     _inherit = "fi.endpoint"
 
-    def _fi_dispatch_held_clause(self):
-        clause, params = super()._fi_dispatch_held_clause()
-        return f"({clause}) OR COALESCE(m.fi_stripe_approval, '') = 'pending'", params
+    def _fi_dispatch_held_sql(self):
+        return SQL(
+            "(%s) OR COALESCE(m.fi_stripe_approval, '') = 'pending'",
+            super()._fi_dispatch_held_sql(),
+        )
 
 
 class AccountMove(models.Model):
