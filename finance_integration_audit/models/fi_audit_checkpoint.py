@@ -190,6 +190,13 @@ class FiAuditKey(models.Model):
             self.sudo().with_context(fi_audit=AUDIT_API).create(
                 {"key_id": kid, "public_key": public}
             )
+            for company in self.env["res.company"].sudo().search([]):
+                self.env["fi.audit"]._fi_event(
+                    "audit.signing_key",
+                    f"Checkpoints now signed with key {kid}",
+                    company=company,
+                    facts={"key_id": kid, "public_key": public},
+                )
 
     @api.model
     def _fi_public_keys(self):

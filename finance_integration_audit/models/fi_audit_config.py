@@ -45,8 +45,12 @@ def _plain(field, value):
         return value.isoformat()
     if field.type == "binary":
         return "binary"
+    if isinstance(value, models.BaseModel):  # reference fields
+        return f"{value._name},{value.id}" if value else None
     if isinstance(value, str) and len(value) > LONG_TEXT:
         return {"sha256": hashlib.sha256(value.encode()).hexdigest()}
+    if not isinstance(value, str | int | bool):
+        return str(value)
     return value
 
 

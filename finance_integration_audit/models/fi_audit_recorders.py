@@ -6,7 +6,10 @@ sealer: nothing is added to the intake path.)"""
 
 import hashlib
 
-from odoo import api, models
+from odoo import api, models, tools
+
+#: value maps consulted by the processing of the current message
+VALUE_MAPS = "fi_audit_value_maps"
 
 
 class FiChangeLog(models.Model):
@@ -108,7 +111,14 @@ class FiMessage(models.Model):
             facts=dict(facts, attempts=self.attempts, state=self.state),
         )
 
+    def _fi_value_maps_used(self):
+        """{map: active version} of the value maps looked up since the
+        handler started (lib: fi.value.map.fi_lookup)."""
+        used = self.env.cr.cache.pop(VALUE_MAPS, {})
+        return dict(sorted(used.items())) or None
+
     def _fi_run_handler(self):
+        self.env.cr.cache.pop(VALUE_MAPS, None)
         result = super()._fi_run_handler()
         if self.flow_id.schema_json:
             self._fi_audit(
@@ -124,6 +134,7 @@ class FiMessage(models.Model):
             {
                 "res_model": record._name if record else None,
                 "res_id": record.id if record else None,
+                "value_maps": self._fi_value_maps_used(),
             },
             record=record,
         )
@@ -143,6 +154,7 @@ class FiMessage(models.Model):
             kind,
             {
                 "error_code": self.error_code or None,
+                "value_maps": self._fi_value_maps_used(),
                 "error_class": self.error_class or None,
                 "response_status": self.response_status or None,
             },
@@ -212,3 +224,41 @@ class FiSecurityEvent(models.Model):
                 },
             )
         return events
+
+
+class FiValueMap(models.Model):
+    _inherit = "fi.value.map"
+
+    def fi_lookup(self, map_code, external_code, endpoint=None, company=None):
+        result = super().fi_lookup(
+            map_code, external_code, endpoint=endpoint, company=company
+        )
+        company = company or (endpoint.company_id if endpoint else self.env.company)
+        self.env.cr.cache.setdefault(VALUE_MAPS, {}).update(
+            self._fi_audit_versions(
+                map_code, endpoint.id if endpoint else False, company.id
+            )
+        )
+        return result
+
+    @api.model
+    @tools.ormcache("map_code", "endpoint_id", "company_id")
+    def _fi_audit_versions(self, map_code, endpoint_id, company_id):
+        """Active versions of the maps a lookup of ``map_code`` consults (the
+        endpoint's, then the global ones), cached as the lookups are (cleared
+        when any map or version changes)."""
+        maps = self.sudo().search(
+            [
+                ("code", "=", map_code),
+                "|",
+                ("endpoint_id", "=", False),
+                ("endpoint_id", "=", endpoint_id),
+                "|",
+                ("company_id", "=", False),
+                ("company_id", "=", company_id),
+            ]
+        )
+        return tuple(
+            (f"{vmap.code}#{vmap.id}", vmap.active_version_id.version or None)
+            for vmap in maps
+        )

@@ -12,6 +12,10 @@ from odoo.tests import tagged
 from odoo.tools import config
 
 from odoo.addons.finance_integration_core.tests.common import SECRET
+from odoo.addons.finance_integration_core.tests.governance_common import (
+    LOOKUP_CODE,
+    FiGovernanceCommon,
+)
 
 from .common import AuditCommon
 
@@ -206,3 +210,31 @@ class TestRecording(AuditCommon):
         trail = self.events.search(action["domain"])
         self.assertIn("message.received", trail.mapped("event_type"))
         self.assertIn("message.done", trail.mapped("event_type"))
+
+
+@tagged("post_install", "-at_install")
+class TestValueMapVersionsRecorded(FiGovernanceCommon):
+    def test_done_event_names_the_value_map_versions_applied(self):
+        action = self.env["ir.actions.server"].create(
+            {
+                "name": "Look up the payment method",
+                "model_id": self.env.ref(
+                    "finance_integration_core.model_fi_message"
+                ).id,
+                "state": "code",
+                "code": LOOKUP_CODE,
+            }
+        )
+        self.flow.write({"action": "server_action", "server_action_id": action.id})
+        status, answer = self.receive(
+            {"id": "evt_vm1", "type": "customer.created", "data": {"method": "card"}}
+        )
+        self.assertEqual(status, 200, answer)
+        message = self.env["fi.message"].browse(answer["message_id"])
+        self.run_jobs()
+        self.assertEqual(message.state, "done")
+        done = self.env["fi.audit.event"].search(
+            [("message_id", "=", message.id), ("event_type", "=", "message.done")]
+        )
+        applied = json.loads(done.facts)["value_maps"]
+        self.assertEqual(applied[f"payment_method#{self.vmap.id}"], self.v1.version)
