@@ -6,7 +6,8 @@
    same files: an lxml whole-tree parse of the camt file with one XPath per
    field and entry as the OCA ``account_statement_import_camt`` parser does,
    the ``mt-940`` package on the MT940 file, and ``ofxparse`` on an OFX file of
-   the same 100,000 entries (for the record: the addon uses ``ofxparse``).
+   the same 100,000 entries (for the record: the addon uses ``ofxparse``;
+   stopped after FI_BENCH_OFX_TIMEOUT=300 s).
 2. Import of a 10,000-line camt.053 statement into Odoo (throwaway PostgreSQL
    cluster, ``account`` with the generic chart, ``finance_integration_bank``):
    parse, checks, statement, lines and their moves, in one transaction.
@@ -34,6 +35,7 @@ ADDON = os.path.join(ROOT, "finance_integration_bank")
 PYTHON = os.environ.get("FI_PYTHON", sys.executable)
 ENTRIES = int(os.environ.get("FI_BENCH_ENTRIES", "100000"))
 IMPORT_LINES = int(os.environ.get("FI_BENCH_IMPORT_LINES", "10000"))
+OFX_TIMEOUT = int(os.environ.get("FI_BENCH_OFX_TIMEOUT", "300"))
 
 sys.path.insert(0, ADDON)  # the addon's lib/ as a plain package: no Odoo needed
 
@@ -109,13 +111,18 @@ print(json.dumps({{"seconds": seconds, "peak_mb": peak, "count": count}}))
 """
 
 
-def run_child(what, path):
-    answer = subprocess.run(
-        [PYTHON, "-c", CHILD.format(addon=ADDON), what, path],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def run_child(what, path, timeout=None):
+    try:
+        answer = subprocess.run(
+            [PYTHON, "-c", CHILD.format(addon=ADDON), what, path],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        log(f"{what:15s} {os.path.basename(path)}: more than {timeout}s, stopped")
+        return {"seconds": float(timeout), "peak_mb": 0.0, "count": 0}
     if answer.returncode:
         raise RuntimeError(f"{what} failed: {answer.stderr[-2000:]}")
     result = json.loads(answer.stdout.strip().splitlines()[-1])
@@ -126,8 +133,8 @@ def run_child(what, path):
     return result
 
 
-def best_of(what, path, rounds=2):
-    results = [run_child(what, path) for _ in range(rounds)]
+def best_of(what, path, rounds=2, timeout=None):
+    results = [run_child(what, path, timeout) for _ in range(rounds)]
     return min(results, key=lambda r: r["seconds"])
 
 
@@ -149,7 +156,8 @@ def parse_bench(workdir):
     best_of("lxml_tree_only", camt_path, rounds=1)
     ours_mt = best_of("ours", mt_path)
     peer_mt = best_of("mt940_pkg", mt_path, rounds=1)
-    best_of("ofxparse", ofx_path, rounds=1)
+    # ofxparse (BeautifulSoup underneath) is far slower: informative, bounded
+    best_of("ofxparse", ofx_path, rounds=1, timeout=OFX_TIMEOUT)
     return ours_camt, oca, ours_mt, peer_mt
 
 
