@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,12 +36,12 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "finance_integration_stripe", "tests"))
 
-import bench_intake as bi  # noqa: E402 - the cluster and server helpers
+import _fi  # noqa: E402 - the cluster and server helpers of setup/
 import stripe  # noqa: E402
 from stripe_server import FakeStripe  # noqa: E402
 
 WHSEC = "whsec_bench_stripe_0123456789abcdef"
-bi.DB = "fi_bench_stripe"
+DB = "fi_bench_stripe"
 
 
 def say(*args):
@@ -146,9 +145,9 @@ print("PAYOUT", json.dumps(results))
 """
 
 
-def shell(odoo, code, **values):
+def shell(conf, code, **values):
     prefix = "".join(f"{k} = {v!r}\n" for k, v in values.items())
-    return odoo.shell("import json\n" + prefix + code)
+    return _fi.odoo_shell(conf, DB, "import json\n" + prefix + code)
 
 
 def pick(out, tag):
@@ -156,54 +155,6 @@ def pick(out, tag):
     if line is None:
         sys.exit(f"bench step {tag} failed:\n{out[-3000:]}")
     return line[len(tag) + 1 :]
-
-
-def serve(odoo):
-    """The server with two workers and the queue_job runner."""
-    with open(odoo.conf, "a") as f:
-        f.write("[queue_job]\nchannels = root:2,root.fi:2\n")
-    port = bi.free_port()
-    odoo.url = f"http://127.0.0.1:{port}"
-    with open(odoo.conf) as f:
-        conf = f.read()
-    conf = conf.replace("[options]\n", f"[options]\nhttp_port = {port}\n", 1)
-    with open(odoo.conf, "w") as f:
-        f.write(conf)
-    odoo.log = open(os.path.join(odoo.work, "server.log"), "w")
-    odoo.proc = subprocess.Popen(
-        [
-            bi.PYTHON,
-            odoo.launcher,
-            "server",
-            "-c",
-            odoo.conf,
-            "-d",
-            bi.DB,
-            "--workers=2",
-            "--max-cron-threads=1",
-            "--load=base,web,queue_job",
-            "--http-interface=127.0.0.1",
-            f"--http-port={port}",
-            f"--gevent-port={bi.free_port()}",
-            "--log-level=warn",
-            "--limit-time-real=100000",
-            "--limit-time-cpu=100000",
-            "--limit-request=100000000",
-        ],
-        stdout=odoo.log,
-        stderr=subprocess.STDOUT,
-        cwd=odoo.work,
-        start_new_session=True,
-    )
-    deadline = time.time() + 180
-    while time.time() < deadline and odoo.proc.poll() is None:
-        try:
-            with urllib.request.urlopen(odoo.url + "/web/login", timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    sys.exit(f"Odoo did not start, see {odoo.log.name}")
 
 
 def send_events(url, bodies, senders=4):
@@ -240,25 +191,27 @@ def send_events(url, bodies, senders=4):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=600)
+    parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--lines", type=int, default=10000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="fi-bench-stripe.")
     os.chmod(work, 0o755)
     fake = FakeStripe(api_key="sk_test_bench_0123456789").start()
-    cluster = bi.Cluster(work, fsync=False)
-    odoo = None
+    cluster = _fi.Cluster(os.path.join(work, "pg"))
+    server = None
     try:
         cluster.start()
-        odoo = bi.Odoo(work, cluster)
+        conf = _fi.write_config(
+            os.path.join(work, "odoo.conf"), cluster.port, data_dir=work
+        )
         say("installing finance_integration_stripe ...")
-        odoo.install("finance_integration_stripe")
+        _fi.odoo_install(conf, DB, "finance_integration_stripe")
         n = args.events
         info = json.loads(
             pick(
                 shell(
-                    odoo,
+                    conf,
                     SETUP,
                     N=n,
                     BASE_URL=fake.url,
@@ -272,8 +225,8 @@ def main():
         # the Stripe side: one PaymentIntent per invoice (amount from Odoo)
         amounts = {
             int(i): int(round(float(a) * 100))
-            for i, a in cluster.psql(
-                bi.DB,
+            for i, a in cluster.query(
+                DB,
                 "SELECT id, amount_total FROM account_move WHERE id IN "
                 f"({','.join(map(str, pipeline_invoices))})",
             )
@@ -328,15 +281,23 @@ def main():
 
         say(f"floor: {n} payments by a plain ORM loop in one process ...")
         floor_out = pick(
-            shell(odoo, FLOOR, INVOICES=floor_invoices, JOURNAL=info["floor_journal"]),
+            shell(conf, FLOOR, INVOICES=floor_invoices, JOURNAL=info["floor_journal"]),
             "FLOOR",
         )
         floor_s, floor_paid = float(floor_out.split()[0]), int(floor_out.split()[1])
         floor_per_s = n / floor_s
 
         say("starting Odoo (--workers=2, queue_job runner) ...")
-        serve(odoo)
-        url = f"{odoo.url}/fi/webhook/{info['key']}"
+        server = _fi.OdooServer(
+            conf,
+            DB,
+            workers=2,
+            cron_threads=1,
+            queue_job=True,
+            log=os.path.join(work, "server.log"),
+            args=("--limit-time-real=100000", "--limit-time-cpu=100000"),
+        ).start()
+        url = f"{server.url}/fi/webhook/{info['key']}"
         say(f"events: {n} signed payment_intent.succeeded ...")
         started = time.perf_counter()
         errors = send_events(url, bodies)
@@ -345,7 +306,7 @@ def main():
         done = 0
         while time.time() < deadline:
             done = cluster.scalar(
-                bi.DB,
+                DB,
                 "SELECT count(*) FROM fi_message WHERE state IN "
                 f"('done', 'failed', 'dead') AND endpoint_id = {info['endpoint']}",
             )
@@ -354,12 +315,12 @@ def main():
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
         paid = cluster.scalar(
-            bi.DB,
+            DB,
             "SELECT count(*) FROM account_move WHERE payment_state = 'paid' AND id IN "
             f"({','.join(map(str, pipeline_invoices))})",
         )
         failed = cluster.scalar(
-            bi.DB,
+            DB,
             "SELECT count(*) FROM fi_message WHERE state <> 'done' "
             f"AND endpoint_id = {info['endpoint']}",
         )
@@ -370,13 +331,13 @@ def main():
             f"send_errors={len(errors)}"
         )
         say(f"  floor: {floor_s:.1f}s, {floor_per_s:.1f} payments/s, paid={floor_paid}")
-        odoo.stop()
+        server.stop()
 
         say("payout settlement ...")
         results = json.loads(
             pick(
                 shell(
-                    odoo,
+                    conf,
                     PAYOUT,
                     ENDPOINT=info["endpoint"],
                     PAYOUTS=[
@@ -410,7 +371,7 @@ def main():
         traced = json.loads(
             pick(
                 shell(
-                    odoo,
+                    conf,
                     PAYOUT,
                     ENDPOINT=info["endpoint"],
                     PAYOUTS=[(big, args.lines, True)],
@@ -434,8 +395,8 @@ def main():
             flush=True,
         )
     finally:
-        if odoo:
-            odoo.stop()
+        if server:
+            server.stop()
         cluster.stop()
         fake.stop()
         if args.keep:

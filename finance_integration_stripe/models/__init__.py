@@ -6,3 +6,4 @@ from . import fi_endpoint_payouts
 from . import fi_endpoint_disputes
 from . import fi_endpoint_billing
 from . import fi_refund_outbound
+from . import fi_endpoint_balance
