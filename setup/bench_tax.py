@@ -29,8 +29,16 @@ VALIDATIONS = int(os.environ.get("FI_BENCH_VALIDATIONS", "50"))
 SHELL = """
 import json, time
 from odoo import Command
-from odoo.addons.finance_integration_tax.tests.fake_servers import FakeAvaTax
+import importlib.util, os
+import odoo.addons.finance_integration_tax as addon
 from odoo.addons.finance_integration_tax.lib import validator
+
+# the local AvaTax server of the tests, loaded without importing the tests
+path = os.path.join(os.path.dirname(addon.__file__), "tests", "fake_servers.py")
+spec = importlib.util.spec_from_file_location("fi_tax_fake_servers", path)
+fake_servers = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fake_servers)
+FakeAvaTax = fake_servers.FakeAvaTax
 
 env = env(context=dict(env.context, tracking_disable=True))
 company = env.company
@@ -46,8 +54,8 @@ endpoint = env["fi.endpoint"].create({
     "name": "AvaTax bench", "provider": "avatax", "state": "active",
     "base_url": server.url, "fi_avatax_account_id": "1100",
     "fi_avatax_company_code": "ACME", "credential": "lk_test"})
-tax = env["account.tax"].create({"name": "Sales 10%", "amount": 10,
-                                 "type_tax_use": "sale", "country_id": be.id})
+tax = company.account_sale_tax_id.copy(
+    {"name": "Sales 10%", "amount": 10, "amount_type": "percent"})
 partner = env["res.partner"].create({
     "name": "Buyer BV", "street": "Rue des Bourlottes 9", "zip": "1367",
     "city": "Ramillies", "vat": "BE0477472701", "country_id": be.id,

@@ -212,6 +212,13 @@ class AccountMove(models.Model):
             Decimal(1).scaleb(-self.currency_id.decimal_places)
         )
 
+    def _fi_write_technical(self, values):
+        """Write connector bookkeeping fields only: none of the invoice's
+        lines or amounts, so without the invoice/line synchronisation."""
+        return self.with_context(
+            skip_invoice_sync=True, skip_invoice_line_sync=True
+        ).write(values)
+
     def _fi_quant(self, value):
         return to_decimal(value).quantize(
             Decimal(1).scaleb(-self.currency_id.decimal_places)
@@ -335,7 +342,7 @@ class AccountMove(models.Model):
         if not self.name or self.name == "/":
             self._set_next_sequence()
         if not self.fi_correlation_id:
-            self.fi_correlation_id = uuid.uuid4().hex
+            self._fi_write_technical({"fi_correlation_id": uuid.uuid4().hex})
         try:
             document, result = self._fi_tax_calculate(endpoint)
         except FiTransientError as err:
@@ -499,7 +506,7 @@ class AccountMove(models.Model):
                         )
                     )
         if values["fi_tax_state"] != "mismatch":
-            self.write(values)
+            self._fi_write_technical(values)
         self.env["fi.audit"]._fi_event(
             "tax.calculated",
             _(

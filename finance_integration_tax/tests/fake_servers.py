@@ -23,6 +23,9 @@ class _Server:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # answer in one segment, as a real server does: no Nagle /
+            # delayed-ACK stall added to every call
+            disable_nagle_algorithm = True
 
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)

@@ -236,3 +236,37 @@ class TestEinvoice(TaxCommon):
             self.assertIn(expected, events)
         self.assertTrue(move.fi_correlation_id)
         self.assertEqual(doc.fi_correlation_id, move.fi_correlation_id)
+
+    def test_status_webhook_with_a_bad_signature_is_refused(self):
+        move, doc = self.submitted()
+        body = json.dumps(
+            {
+                "id": "evt-x",
+                "type": "document.status",
+                "document_id": doc.platform_id,
+                "status": "cleared",
+            }
+        )
+        body = body.encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature": sign(body, "not-the-secret"),
+        }
+        status, _answer = (
+            self.env["fi.endpoint"]
+            .sudo()
+            ._fi_receive_webhook(
+                self.platform.key, headers, lambda n: body[:n], len(body), "127.0.0.1"
+            )
+        )
+        self.assertEqual(status, 401)
+        self.run_jobs()
+        self.assertEqual(doc.state, "submitted")
+
+    def test_submit_later_policy_defers_the_submission_to_the_dispatcher(self):
+        self.env.company.fi_clearance_unavailable_policy = "later"
+        move = self.posted()
+        message = self.messages("einvoice.submit", move)
+        self.assertEqual(message.state, "new")
+        self.assertFalse(self.clearance.calls("/documents"))
+        self.assertEqual(move.fi_einvoice_document_ids.state, "to_submit")
