@@ -341,8 +341,6 @@ class AccountMove(models.Model):
         endpoint = self._fi_tax_endpoint()
         if not self.name or self.name == "/":
             self._set_next_sequence()
-        if not self.fi_correlation_id:
-            self._fi_write_technical({"fi_correlation_id": uuid.uuid4().hex})
         try:
             document, result = self._fi_tax_calculate(endpoint)
         except FiTransientError as err:
@@ -367,10 +365,12 @@ class AccountMove(models.Model):
                 )
             )
         now = fields.Datetime.now()
+        correlation = self.fi_correlation_id or uuid.uuid4().hex
         if policy == "queue":
             self.write(
                 {
                     "fi_tax_state": "pending",
+                    "fi_correlation_id": correlation,
                     "fi_tax_pending_since": self.fi_tax_pending_since or now,
                 }
             )
@@ -392,6 +392,7 @@ class AccountMove(models.Model):
         self.write(
             {
                 "fi_tax_state": "provisional",
+                "fi_correlation_id": correlation,
                 "fi_tax_code": self.name,
                 "fi_tax_odoo_total": self.amount_tax,
             }
@@ -440,6 +441,7 @@ class AccountMove(models.Model):
             to_decimal(company.fi_tax_tolerance_percent),
         )
         values = {
+            "fi_correlation_id": self.fi_correlation_id or uuid.uuid4().hex,
             "fi_tax_code": document.code,
             "fi_tax_in_engine": True,
             "fi_tax_engine_total": float(engine_tax),
