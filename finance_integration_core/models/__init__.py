@@ -8,6 +8,7 @@ from . import fi_endpoint_environment
 from . import fi_endpoint_intake
 from . import fi_endpoint_dispatch
 from . import fi_endpoint_outbound
+from . import fi_endpoint_rate
 from . import fi_flow
 from . import fi_message
 from . import fi_idempotency_key

@@ -22,4 +22,6 @@ from . import test_environments
 from . import test_settings
 from . import test_partner_merge
 from . import test_periods
+from . import test_rate_limit
 from . import test_payload_encryption
+from . import test_two_factor
