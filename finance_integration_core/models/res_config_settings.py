@@ -20,7 +20,7 @@ class ResConfigSettings(models.TransientModel):
         help="Only in a production database may production endpoints be active. "
         "Odoo's neutralization of a copy clears it.",
     )
-    fi_key_status = fields.Char("Encryption Key", compute="_compute_fi_key_status")
+    fi_key_status = fields.Char("Status", compute="_compute_fi_key_status")
     fi_key_count = fields.Integer("Keys Configured", compute="_compute_fi_key_status")
     fi_key_rotated_at = fields.Datetime(
         "Last Rotation",

@@ -71,10 +71,11 @@ class TestSettingsPage(HttpCase):
         )
         original = ChromeBrowser._wait_code_ok
 
-        def screenshot_first(browser, code, timeout, error_checker=None):
+        def then_screenshot(browser, code, timeout, error_checker=None):
+            result = original(browser, code, timeout, error_checker=error_checker)
             # the page as the user sees it, saved in Odoo's screenshots folder
             browser.take_screenshot("fi_settings_").result(timeout=30)
-            return original(browser, code, timeout, error_checker=error_checker)
+            return result
 
         block = "div.app_settings_block[data-key='finance_integration_core']"
         code = f"""
@@ -88,16 +89,19 @@ class TestSettingsPage(HttpCase):
                     throw new Error("missing in the settings block: " + label);
                 }}
             }}
-            if (!block.querySelector("button[name='action_fi_test_connection']")) {{
+            const test = block.querySelector(
+                "button[name='action_fi_test_connection']");
+            if (!test) {{
                 throw new Error("no Test Connection button on the endpoints");
             }}
+            test.scrollIntoView({{block: "center"}});
             console.log("test successful");
         """
-        with patch.object(ChromeBrowser, "_wait_code_ok", screenshot_first):
+        with patch.object(ChromeBrowser, "_wait_code_ok", then_screenshot):
             self.browser_js(
                 "/odoo/action-finance_integration_core.action_fi_settings",
                 code,
-                ready=f'document.querySelector("{block} .o_setting_box")',
+                ready=f'!!document.querySelector("{block} .o_setting_box")',
                 login="admin",
                 timeout=180,
             )
