@@ -35,6 +35,8 @@
         "security/dashboard/dashboard_security.xml",
         "data/fi_dashboard_cron_data.xml",
         "views/fi_dashboard_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/settings_menu.xml",
     ],
     "demo": [
         "demo/fi_demo.xml",

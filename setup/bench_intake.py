@@ -10,6 +10,8 @@ PostgreSQL cluster, three targets measured in the same run, interleaved:
          it looks up, verifies (Stripe-Signature) and sets to done
 - floor  POST /fi/bench/floor (bench-only addon fi_bench_floor): Odoo's HTTP
          stack plus one INSERT and nothing else, the floor of any webhook in Odoo
+- enc    ours on an endpoint that encrypts payloads at rest (MultiFernet):
+         the cost of encryption, reported as encrypted_pct_of_floor
 
 at 1, 8 and 32 concurrent senders (wrk). Every request is a distinct,
 correctly signed event (the same Stripe-shaped, same-size JSON for all three),
@@ -43,15 +45,16 @@ DB = "fi_bench_intake"
 MODULES = "finance_integration_core,payment_stripe,fi_bench_floor"
 SECRET = "whsec_bench_intake_0123456789abcdef"
 STRIPE_SECRET = "whsec_stripe_bench_0123456789abcdef"
-TARGETS = ("ours", "odoo", "floor")
+TARGETS = ("ours", "odoo", "floor", "enc")
 LABELS = {
     "ours": "ours (/fi/webhook)",
     "odoo": "Odoo Stripe webhook",
     "floor": "floor (1 INSERT)",
+    "enc": "ours, payloads encrypted",
 }
 LEVELS = (1, 8, 32)
 # events written per wrk run (a run must never cycle back to an event already sent)
-EVENTS_PER_SECOND_MAX = {"ours": 2500, "odoo": 1000, "floor": 2500}
+EVENTS_PER_SECOND_MAX = {"ours": 2500, "odoo": 1000, "floor": 2500, "enc": 2500}
 
 STRIPE_LIKE_EVENT = {
     # the shape and size of a real Stripe payment_intent.succeeded event
@@ -141,6 +144,11 @@ endpoint = env["fi.endpoint"].create({{
     "name": "bench", "state": "active", "webhook_secret": {SECRET!r},
     "flow_ids": [(0, 0, {{"name": "bench", "event_type": "bench.event",
                           "direction": "in", "action": "store"}})]}})
+encrypted = env["fi.endpoint"].create({{
+    "name": "bench encrypted", "state": "active", "webhook_secret": {SECRET!r},
+    "encrypt_payloads": True,
+    "flow_ids": [(0, 0, {{"name": "bench enc", "event_type": "bench.event",
+                          "direction": "in", "action": "store"}})]}})
 eur = env.ref("base.EUR")
 eur.active = True
 card = env.ref("payment.payment_method_card")
@@ -157,6 +165,7 @@ tx = env["payment.transaction"].create({{
     "reference": "BENCH-TEMPLATE", "amount": 42.0, "currency_id": eur.id,
     "partner_id": partner.id, "operation": "online_direct"}})
 print("BENCH", json.dumps({{"key": endpoint.key, "endpoint": endpoint.id,
+                           "enc_key": encrypted.key, "enc_endpoint": encrypted.id,
                            "template": tx.id, "state": tx.state}}))
 """,
     )
@@ -187,8 +196,9 @@ print("BENCH", json.dumps({{"key": endpoint.key, "endpoint": endpoint.id,
 
 
 def targets(cluster, info, tx_total):
-    """The three targets: distinct, correctly signed, same-size events."""
+    """The four targets: distinct, correctly signed, same-size events."""
     key, endpoint = info["key"], int(info["endpoint"])
+    enc_key, enc_endpoint = info["enc_key"], int(info["enc_endpoint"])
     next_tx = [1]
 
     def ours(tag, n):
@@ -202,6 +212,22 @@ def targets(cluster, info, tx_total):
             "SELECT count(*) FROM fi_message WHERE endpoint_id = %s "
             "AND direction = 'in' AND idempotency_key LIKE %s",
             (endpoint, f"evt\\_{tag}\\_%"),
+        )
+
+    def enc(tag, n):
+        body = event_body(f"enc_{tag}_{n:06d}", "bench.event", f"ENC-{tag}-{n:06d}")
+        body = body.encode()
+        return _fi.Request(
+            f"/fi/webhook/{enc_key}", body, _fi.hmac_headers(body, SECRET)
+        )
+
+    def enc_stored(tag, _requests):
+        return cluster.scalar(
+            DB,
+            "SELECT count(*) FROM fi_message WHERE endpoint_id = %s "
+            "AND direction = 'in' AND idempotency_key LIKE %s "
+            "AND payload_encoding = 'fernet'",
+            (enc_endpoint, f"enc\\_{tag}\\_%"),
         )
 
     def odoo(tag, n):
@@ -244,6 +270,7 @@ def targets(cluster, info, tx_total):
         _fi.Target(
             "floor", "f", floor, floor_stored, rate_max=EVENTS_PER_SECOND_MAX["floor"]
         ),
+        _fi.Target("enc", "e", enc, enc_stored, rate_max=EVENTS_PER_SECOND_MAX["enc"]),
     ]
 
 
@@ -356,9 +383,10 @@ def report(results, args, elapsed):
         )
     )
 
-    ours8, odoo8, floor8 = (get(t, 8, "eps") for t in TARGETS)
+    ours8, odoo8, floor8, enc8 = (get(t, 8, "eps") for t in TARGETS)
     ratio = ours8 / odoo8 if odoo8 else float("inf")
     pct = 100 * ours8 / floor8 if floor8 else 0.0
+    enc_pct = 100 * enc8 / floor8 if floor8 else 0.0
     p99_8 = get("ours", 8, "p99")
     cpu8 = {t: get(t, 8, "cpu_ms") for t in TARGETS}
     cpu_ratio = cpu8["odoo"] / cpu8["ours"]
@@ -426,6 +454,9 @@ def report(results, args, elapsed):
         f"floor_eps_c8={floor8:.1f}",
         f"ratio={ratio:.2f}",
         f"pct_of_floor={pct:.1f}",
+        f"encrypted_eps_c8={enc8:.1f}",
+        f"encrypted_pct_of_floor={enc_pct:.1f}",
+        f"encrypted_lost={sum(get('enc', c, 'lost') for c in LEVELS)}",
         f"p99_ms_c8={p99_8:.1f}",
         f"p50_ms_c8={get('ours', 8, 'p50'):.1f}",
     ]

@@ -6,3 +6,6 @@ UPDATE ir_cron
    SET active = false
  WHERE id IN (SELECT res_id FROM ir_model_data
                WHERE module = 'finance_integration_core' AND model = 'ir.cron');
+-- and is not production: production endpoints cannot be activated in it
+DELETE FROM ir_config_parameter
+ WHERE key = 'finance_integration_core.production_database';

@@ -4,14 +4,17 @@ from . import fi_endpoint
 from . import fi_endpoint_secrets
 from . import fi_endpoint_provider
 from . import provider_generic_hmac
+from . import fi_endpoint_environment
 from . import fi_endpoint_intake
 from . import fi_endpoint_dispatch
 from . import fi_endpoint_outbound
+from . import fi_endpoint_rate
 from . import fi_flow
 from . import fi_message
 from . import fi_idempotency_key
 from . import fi_binding
 from . import fi_exception
+from . import fi_reason_runbook
 from . import fi_security_event
 from . import fi_retention
 from . import ir_actions_server
@@ -26,5 +29,8 @@ from . import fi_endpoint_change
 from . import fi_exception_mapping
 from . import fi_message_stat
 from . import fi_alert
+from . import fi_flow_periods
 from . import fi_dashboard
 from . import res_company
+from . import res_config_settings
+from . import base_partner_merge

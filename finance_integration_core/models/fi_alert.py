@@ -11,7 +11,11 @@ ALERT_KINDS = [
     ("exception_sla", "Exceptions past their SLA"),
     ("latency_sla", "Messages waiting past the maximum latency"),
     ("backlog", "Exception backlog over threshold"),
+    ("silence", "Expected traffic missing"),
+    ("refused_spike", "Spike of refused webhooks"),
 ]
+#: kinds about an endpoint as a whole (no flow), for its technical owner
+ENDPOINT_KINDS = ("refused_spike",)
 
 
 class FiFlow(models.Model):
@@ -24,10 +28,55 @@ class FiFlow(models.Model):
         "open at once (0: never).",
     )
     alert_ids = fields.One2many("fi.alert", "flow_id", readonly=True)
+    expected_interval_minutes = fields.Integer(
+        "Expect a Message Every (min)",
+        default=0,
+        help="The owner is alerted, once per gap, when no message of this flow "
+        "arrived for this many minutes of working time (the company's working "
+        "calendar when the resource module provides one, else all hours); "
+        "0: no expectation.",
+    )
+    escalation_user_id = fields.Many2one(
+        "res.users",
+        "Escalate To",
+        tracking=True,
+        help="An exception of this flow still open past its SLA is escalated once "
+        "to this user (an activity), on top of its assignee.",
+    )
+
+    def _fi_working_minutes(self, start, end):
+        """Minutes of working time between two UTC datetimes: within the
+        company's working calendar when the ``resource`` module gives companies
+        one (core does not depend on it), else every minute counts."""
+        self.ensure_one()
+        company = self.company_id
+        calendar = (
+            company["resource_calendar_id"]
+            if "resource_calendar_id" in company._fields
+            else None
+        )
+        if not calendar:
+            return max(0.0, (end - start).total_seconds() / 60)
+        return calendar.get_work_hours_count(start, end, compute_leaves=True) * 60
+
+
+class FiEndpoint(models.Model):
+    _inherit = "fi.endpoint"
+
+    refused_spike_count = fields.Integer(
+        "Refused Webhooks Alert: Count",
+        default=20,
+        help="The technical owner is alerted once per spike when this many "
+        "webhooks are refused (bad signature, refused source...) within the "
+        "window below (0: never).",
+    )
+    refused_spike_minutes = fields.Integer(
+        "Refused Webhooks Alert: Window (min)", default=10
+    )
 
 
 class FiAlert(models.Model):
-    """A business threshold breached on a flow: one record per breach.
+    """A threshold breached on a flow or an endpoint: one record per breach.
 
     A breach lasts as long as its condition holds. The alert cron opens one
     alert when a breach starts (an activity and a message to the flow owner),
@@ -43,14 +92,18 @@ class FiAlert(models.Model):
     _order = "state desc, date_opened desc, id desc"
 
     name = fields.Char(required=True, readonly=True)
-    flow_id = fields.Many2one(
-        "fi.flow", required=True, readonly=True, index=True, ondelete="cascade"
-    )
+    flow_id = fields.Many2one("fi.flow", readonly=True, index=True, ondelete="cascade")
     endpoint_id = fields.Many2one(
-        related="flow_id.endpoint_id", store=True, index=True, precompute=True
+        "fi.endpoint",
+        compute="_compute_endpoint_id",
+        store=True,
+        readonly=False,
+        index=True,
+        precompute=True,
+        ondelete="cascade",
     )
     company_id = fields.Many2one(
-        related="flow_id.company_id", store=True, index=True, precompute=True
+        related="endpoint_id.company_id", store=True, index=True, precompute=True
     )
     kind = fields.Selection(ALERT_KINDS, required=True, readonly=True)
     state = fields.Selection(
@@ -72,21 +125,49 @@ class FiAlert(models.Model):
     peak_value = fields.Integer("Peak", readonly=True, aggregator="max")
     threshold = fields.Integer(readonly=True)
     oldest_date = fields.Datetime(
-        "Oldest Item", readonly=True, help="Oldest exception or message in breach."
+        "Oldest Item",
+        readonly=True,
+        help="Oldest exception, message or refusal in breach; for a silence, "
+        "the last message received.",
+    )
+    detail = fields.Char(
+        readonly=True, help="Breakdown at the last check (refusals per reason)."
     )
 
+    _sql_constraints = [
+        (
+            "target_set",
+            "CHECK(flow_id IS NOT NULL OR endpoint_id IS NOT NULL)",
+            "An alert is about a flow or an endpoint.",
+        ),
+    ]
+
     def init(self):
+        self.env.cr.execute("DROP INDEX IF EXISTS fi_alert_one_open_per_breach")
         self.env.cr.execute(
-            "CREATE UNIQUE INDEX IF NOT EXISTS fi_alert_one_open_per_breach "
-            "ON fi_alert (flow_id, kind) WHERE state = 'open'"
+            "CREATE UNIQUE INDEX IF NOT EXISTS fi_alert_one_open_per_target "
+            "ON fi_alert (kind, COALESCE(flow_id, 0), endpoint_id) "
+            "WHERE state = 'open'"
         )
+
+    @api.depends("flow_id")
+    def _compute_endpoint_id(self):
+        for alert in self.filtered("flow_id"):
+            alert.endpoint_id = alert.flow_id.endpoint_id
+
+    def _fi_target_key(self):
+        self.ensure_one()
+        if self.kind in ENDPOINT_KINDS:
+            return self.kind, self.endpoint_id.id
+        return self.kind, self.flow_id.id
 
     # ------------------------------------------------------------------
     # breach detection: three grouped queries, whatever the volume
     # ------------------------------------------------------------------
     @api.model
     def _fi_current_breaches(self):
-        """``{(flow_id, kind): (count, threshold, oldest)}`` of breaches now."""
+        """``{(kind, flow_id or endpoint_id): (count, threshold, oldest, detail)}``
+        of breaches now (``ENDPOINT_KINDS`` are keyed by endpoint)."""
         self.env.flush_all()
         cr = self.env.cr
         now = cr.now()
@@ -102,7 +183,7 @@ class FiAlert(models.Model):
             (now,),
         )
         for flow_id, count, oldest in cr.fetchall():
-            breaches[flow_id, "exception_sla"] = (count, 0, oldest)
+            breaches["exception_sla", flow_id] = (count, 0, oldest, None)
         # messages still waiting for longer than the flow's maximum latency
         cr.execute(
             """
@@ -116,7 +197,7 @@ class FiAlert(models.Model):
             (now,),
         )
         for flow_id, count, oldest in cr.fetchall():
-            breaches[flow_id, "latency_sla"] = (count, 0, oldest)
+            breaches["latency_sla", flow_id] = (count, 0, oldest, None)
         # flows whose open exception backlog reaches their threshold
         cr.execute(
             """
@@ -128,8 +209,80 @@ class FiAlert(models.Model):
             """
         )
         for flow_id, count, threshold, oldest in cr.fetchall():
-            breaches[flow_id, "backlog"] = (count, threshold, oldest)
+            breaches["backlog", flow_id] = (count, threshold, oldest, None)
+        breaches.update(self._fi_refused_spikes(now))
+        breaches.update(self._fi_silent_flows(now))
         return breaches
+
+    @api.model
+    def _fi_refused_spikes(self, now):
+        """Endpoints that refused at least their spike count of webhooks within
+        their window, with the refusals counted per reason."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT s.endpoint_id, s.reason, count(*), min(s.create_date),
+                   ep.refused_spike_count
+              FROM fi_security_event s JOIN fi_endpoint ep ON ep.id = s.endpoint_id
+             WHERE ep.refused_spike_count > 0
+               AND s.create_date >= %s - GREATEST(ep.refused_spike_minutes, 1)
+                                        * interval '1 minute'
+             GROUP BY s.endpoint_id, s.reason, ep.refused_spike_count
+            """,
+            (now,),
+        )
+        per_endpoint = {}
+        for endpoint_id, reason, count, oldest, threshold in cr.fetchall():
+            entry = per_endpoint.setdefault(
+                endpoint_id, {"threshold": threshold, "reasons": {}, "oldest": oldest}
+            )
+            entry["reasons"][reason] = count
+            entry["oldest"] = min(entry["oldest"], oldest)
+        labels = dict(self.env["fi.security.event"]._fields["reason"].selection)
+        spikes = {}
+        for endpoint_id, entry in per_endpoint.items():
+            total = sum(entry["reasons"].values())
+            if total < entry["threshold"]:
+                continue
+            detail = ", ".join(
+                f"{labels.get(reason, reason)}: {count}"
+                for reason, count in sorted(
+                    entry["reasons"].items(), key=lambda item: (-item[1], item[0])
+                )
+            )
+            spikes["refused_spike", endpoint_id] = (
+                total,
+                entry["threshold"],
+                entry["oldest"],
+                detail,
+            )
+        return spikes
+
+    @api.model
+    def _fi_silent_flows(self, now):
+        """Flows expecting traffic that received nothing for longer than their
+        expected interval of working time."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT f.id, f.expected_interval_minutes,
+                   COALESCE(last.at, f.create_date)
+              FROM fi_flow f
+              JOIN fi_endpoint ep ON ep.id = f.endpoint_id AND ep.state = 'active'
+              LEFT JOIN LATERAL (
+                    SELECT max(m.create_date) AS at FROM fi_message m
+                     WHERE m.flow_id = f.id
+              ) last ON true
+             WHERE f.enabled AND f.expected_interval_minutes > 0
+            """
+        )
+        silent = {}
+        for flow_id, minutes, since in cr.fetchall():
+            flow = self.env["fi.flow"].browse(flow_id)
+            gap = flow._fi_working_minutes(since, now)
+            if gap >= minutes:
+                silent["silence", flow_id] = (int(gap), minutes, since, None)
+        return silent
 
     @api.model
     def _cron_fi_check_alerts(self):
@@ -139,20 +292,23 @@ class FiAlert(models.Model):
         open_alerts = alerts.search([("state", "=", "open")])
         opened = updated = closed = 0
         for alert in open_alerts:
-            breach = breaches.pop((alert.flow_id.id, alert.kind), None)
+            breach = breaches.pop(alert._fi_target_key(), None)
             if breach is None:
                 alert._fi_close()
                 closed += 1
-            elif alert.value != breach[0]:
+            elif (alert.value, alert.detail or None) != (breach[0], breach[3]):
                 alert.write(
-                    {"value": breach[0], "peak_value": max(alert.peak_value, breach[0])}
+                    {
+                        "value": breach[0],
+                        "peak_value": max(alert.peak_value, breach[0]),
+                        "detail": breach[3],
+                    }
                 )
                 updated += 1
-        for (flow_id, kind), (count, threshold, oldest) in sorted(breaches.items()):
-            alerts._fi_open(
-                self.env["fi.flow"].browse(flow_id), kind, count, threshold, oldest
-            )
+        for (kind, target_id), breach in sorted(breaches.items()):
+            alerts._fi_open(kind, target_id, *breach)
             opened += 1
+        self.env["fi.exception"].sudo()._fi_escalate_overdue()
         _logger.info(
             "finance integration alerts: %s opened, %s updated, %s closed",
             opened,
@@ -162,21 +318,34 @@ class FiAlert(models.Model):
         return opened, updated, closed
 
     @api.model
-    def _fi_open(self, flow, kind, count, threshold, oldest):
-        owner = flow.owner_id or flow.endpoint_id.responsible_id
+    def _fi_open(self, kind, target_id, count, threshold, oldest, detail=None):
         labels = dict(ALERT_KINDS)
+        if kind in ENDPOINT_KINDS:
+            endpoint = self.env["fi.endpoint"].browse(target_id)
+            flow = self.env["fi.flow"]
+            owner = endpoint.technical_owner_id or endpoint.responsible_id
+            target = endpoint
+        else:
+            flow = self.env["fi.flow"].browse(target_id)
+            endpoint = flow.endpoint_id
+            owner = flow.owner_id or endpoint.responsible_id
+            target = flow
         alert = self.create(
             {
                 "name": _(
-                    "%(flow)s: %(kind)s", flow=flow.display_name, kind=labels[kind]
+                    "%(target)s: %(kind)s",
+                    target=target.display_name,
+                    kind=labels[kind],
                 ),
-                "flow_id": flow.id,
+                "flow_id": flow.id or False,
+                "endpoint_id": endpoint.id,
                 "kind": kind,
                 "user_id": owner.id or False,
                 "value": count,
                 "peak_value": count,
                 "threshold": threshold,
                 "oldest_date": oldest,
+                "detail": detail,
             }
         )
         summary = alert._fi_summary()
@@ -198,6 +367,25 @@ class FiAlert(models.Model):
     def _fi_summary(self):
         self.ensure_one()
         flow = self.flow_id
+        if self.kind == "refused_spike":
+            return _(
+                "Endpoint %(endpoint)s refused %(count)s webhooks within "
+                "%(minutes)s minutes (%(reasons)s). Check the sender's secret, "
+                "its source address and the Refused Webhooks log.",
+                endpoint=self.endpoint_id.display_name,
+                count=self.value,
+                minutes=self.endpoint_id.refused_spike_minutes,
+                reasons=self.detail,
+            )
+        if self.kind == "silence":
+            return _(
+                "Flow %(flow)s expects a message at least every %(minutes)s "
+                "minutes of working time; nothing arrived since %(since)s. Check "
+                "the sender and the endpoint.",
+                flow=flow.display_name,
+                minutes=self.threshold,
+                since=self.oldest_date,
+            )
         if self.kind == "exception_sla":
             return _(
                 "%(count)s open exceptions of flow %(flow)s are older than their "
@@ -232,6 +420,10 @@ class FiAlert(models.Model):
 
     def action_open_flow_exceptions(self):
         self.ensure_one()
+        if not self.flow_id:
+            return self.env["ir.actions.act_window"]._for_xml_id(
+                "finance_integration_core.action_fi_security_event"
+            ) | {"domain": [("endpoint_id", "=", self.endpoint_id.id)]}
         return {
             "type": "ir.actions.act_window",
             "name": _("Open exceptions of %s", self.flow_id.display_name),

@@ -235,6 +235,33 @@ class FiChangeControlMixin(models.AbstractModel):
                     )
                 )
 
+    def _fi_check_two_factor(self, what):
+        """Managers approving or activating production settings must use
+        two-factor authentication (Odoo's ``auth_totp``) when their company
+        requires it (Settings > Finance Integration)."""
+        user = self.env.user
+        for version in self:
+            company = (
+                version["company_id"]
+                if "company_id" in version._fields and version["company_id"]
+                else self.env.company
+            )
+            if not company.fi_require_2fa:
+                continue
+            if "totp_enabled" in user._fields and user.totp_enabled:
+                continue
+            raise UserError(
+                _(
+                    "%(company)s requires two-factor authentication to %(what)s "
+                    "%(version)s: %(user)s must enable it first (Preferences > "
+                    "Account Security; Odoo's auth_totp module).",
+                    company=company.name,
+                    what=what,
+                    version=version.display_name,
+                    user=user.name,
+                )
+            )
+
     def _fi_check_four_eyes(self):
         user = self.env.user
         for version in self:
@@ -275,6 +302,7 @@ class FiChangeControlMixin(models.AbstractModel):
         self._fi_check_manager(_("approve"))
         self._fi_check_transition("approve")
         self._fi_check_four_eyes()
+        self._fi_check_two_factor(_("approve"))
         self._fi_transition(
             "approved",
             {"approved_by_id": self.env.user.id, "approved_at": fields.Datetime.now()},
@@ -294,6 +322,7 @@ class FiChangeControlMixin(models.AbstractModel):
     def action_activate(self):
         self._fi_check_manager(_("activate"))
         self._fi_check_transition("activate")
+        self._fi_check_two_factor(_("activate"))
         for version in self:
             version._fi_check_can_activate()
             version._fi_activate()
@@ -303,6 +332,7 @@ class FiChangeControlMixin(models.AbstractModel):
         """Make a superseded version the active one again."""
         self._fi_check_manager(_("roll back to"))
         self._fi_check_transition("rollback")
+        self._fi_check_two_factor(_("roll back to"))
         for version in self:
             current = version._fi_current_active()
             version._fi_activate(

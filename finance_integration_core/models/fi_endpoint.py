@@ -78,7 +78,19 @@ class FiEndpoint(models.Model):
         tracking=True,
         help="Processing jobs of this endpoint run as this user, never as superuser.",
     )
-    responsible_id = fields.Many2one("res.users", tracking=True)
+    responsible_id = fields.Many2one(
+        "res.users",
+        tracking=True,
+        help="Finance owner of the endpoint: business exceptions of flows without "
+        "an owner go to this user.",
+    )
+    technical_owner_id = fields.Many2one(
+        "res.users",
+        tracking=True,
+        help="Gets the technical failures of this endpoint (dead letters, circuit "
+        "breaker trips, connection and authentication failures, schema drift, "
+        "spikes of refused webhooks) instead of finance.",
+    )
     flow_ids = fields.One2many("fi.flow", "endpoint_id")
 
     unknown_event_policy = fields.Selection(

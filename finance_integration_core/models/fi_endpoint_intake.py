@@ -14,7 +14,8 @@ from odoo import api, models, tools
 
 from ..lib.errors import SignatureError
 from ..lib.hashing import sha256_hex
-from ..lib.redact import redact_headers
+from ..lib.network import address_allowed, parse_networks
+from ..lib.redact import SAME_AS_PAYLOAD, redact_headers
 from .fi_endpoint_secrets import secret_box
 
 _logger = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ class FiEndpointIntake(models.Model):
         endpoint = self.sudo().search(
             [("key", "=", key), ("state", "in", ("active", "paused"))], limit=1
         )
-        if not endpoint:
+        if not endpoint or endpoint._fi_refuses_production():
+            # a production endpoint in a database that is not production (a
+            # copy) receives nothing, whatever its state says
             return None
         box = None
         secrets_ = []
@@ -57,9 +60,19 @@ class FiEndpointIntake(models.Model):
                 "secrets": tuple(secrets_),
                 "unknown_exception": endpoint.unknown_event_policy == "exception",
                 "flows": flows,
+                "networks": parse_networks(endpoint.webhook_allowed_networks),
+                # the suite's keys, built once: encrypting costs no lookup
+                "payload_box": secret_box() if endpoint.encrypt_payloads else None,
             }
         )
         return config
+
+    @api.model
+    def _fi_source_allowed(self, config, remote_addr):
+        """Whether the delivering address is in the endpoint's allowlist (from
+        the cached config: no query). ``remote_addr`` is Odoo's: the forwarded
+        address only when Odoo runs with proxy_mode."""
+        return address_allowed(remote_addr, config["networks"])
 
     @api.model
     def _fi_intake_endpoint(self, config):
@@ -81,6 +94,16 @@ class FiEndpointIntake(models.Model):
         if config is None:
             return 404, {"error": "unknown endpoint"}
         endpoint = self._fi_intake_endpoint(config)
+        if config["networks"] and not self._fi_source_allowed(config, remote_addr):
+            endpoint._fi_record_auth_failure(
+                config,
+                SignatureError(
+                    "source_refused",
+                    f"source {remote_addr} is outside the allowed networks",
+                ),
+                remote_addr,
+            )
+            return 403, {"error": "source not allowed"}
         limit = config["max_body"]
         if content_length is not None and content_length > limit:
             return 413, {"error": f"body larger than {limit} bytes"}
@@ -153,6 +176,14 @@ class FiEndpointIntake(models.Model):
         if not correlation_id or not _CORRELATION_ID.match(correlation_id):
             correlation_id = uuid.uuid4().hex
         redacted = self._fi_redacted_copy(document) if document is not None else None
+        box = config["payload_box"]
+        stored = text
+        if box is not None:
+            # encrypted at rest; the hash above stays on the plaintext body
+            stored = box.encrypt(text)
+            encoding = "fernet" if encoding == "text" else "fernet_base64"
+            if redacted and redacted != SAME_AS_PAYLOAD:
+                redacted = box.encrypt(redacted)
         stored_headers = json.dumps(
             redact_headers(dict(headers), self._fi_signature_headers(config))
         )
@@ -165,7 +196,7 @@ class FiEndpointIntake(models.Model):
                 "external_id": event_id,
                 "idempotency_key": idempotency_key,
                 "correlation_id": correlation_id,
-                "payload": text,
+                "payload": stored,
                 "payload_encoding": encoding,
                 "payload_redacted": redacted,
                 "payload_sha256": digest,

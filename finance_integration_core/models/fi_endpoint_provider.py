@@ -184,7 +184,7 @@ class FiEndpointProvider(models.Model):
         return {
             "method": flow.http_method or "POST",
             "url": self._fi_url(flow.path),
-            "body": message.sudo().payload.encode("utf-8"),
+            "body": message._fi_plaintext(message.sudo().payload).encode("utf-8"),
             "headers": headers,
         }
 
@@ -243,6 +243,16 @@ class FiEndpointProvider(models.Model):
         version can hold them.
         """
         return CORE_GOVERNED_FIELDS
+
+    def _fi_production_urls(self):
+        """Configuration: URL prefixes of the provider's production system
+        (``("https://api.stripe.com",)``...), compared case-insensitively with
+        the start of the base URL: a sandbox endpoint refuses them, so a test
+        setup never talks to the live system.
+
+        Default: none known.
+        """
+        return ()
 
     def _fi_test_connection(self):
         """Configuration: reach the external system with the stored settings;

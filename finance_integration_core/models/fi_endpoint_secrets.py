@@ -9,6 +9,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..lib.crypto import EncryptionKeyError, SecretBox, parse_keys
+from .fi_endpoint_environment import KEY_ROTATED_PARAM
 
 #: write-only secret fields -> the column holding their ciphertext
 SECRET_FIELDS = {
@@ -57,6 +58,13 @@ class FiEndpointSecrets(models.Model):
     )
     webhook_secret_next_enc = fields.Char(
         groups="finance_integration_core.group_fi_vault", copy=False
+    )
+    encrypt_payloads = fields.Boolean(
+        "Encrypt Payloads at Rest",
+        tracking=True,
+        help="Webhook bodies (and their redacted copies) are stored encrypted "
+        "with the suite's keys; they are decrypted only to process a message "
+        "and to show its redacted copy. Hashes stay on the plaintext.",
     )
     credential_set = fields.Boolean(readonly=True, copy=False)
     webhook_secret_set = fields.Boolean(readonly=True, copy=False)
@@ -150,7 +158,15 @@ class FiEndpointSecrets(models.Model):
                     count += 1
             if values:
                 endpoint.write(values)
+        self.env["ir.config_parameter"].sudo().set_param(
+            KEY_ROTATED_PARAM, fields.Datetime.to_string(fields.Datetime.now())
+        )
         return count
+
+    @api.constrains("encrypt_payloads")
+    def _check_encrypt_payloads_key(self):
+        if any(self.mapped("encrypt_payloads")):
+            secret_box()  # a UserError saying how to configure the key
 
     def action_reencrypt_secrets(self):
         count = self._fi_reencrypt_all()

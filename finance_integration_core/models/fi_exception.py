@@ -16,9 +16,13 @@ REASON_CODES = [
     ("missing_mapping", "Missing mapping"),
     ("circuit_open", "Circuit breaker opened"),
     ("payload_purged", "Payload purged"),
+    ("authentication", "Authentication refused"),
+    ("period_locked", "Accounting period locked"),
     ("other", "Other"),
 ]
 OPEN_STATES = ("new", "in_progress")
+#: error codes filed under a broader reason code of the queue
+REASON_ALIASES = {"http_401": "authentication", "http_403": "authentication"}
 
 
 class FiException(models.Model):
@@ -99,6 +103,20 @@ class FiException(models.Model):
     is_overdue = fields.Boolean(compute="_compute_age", search="_search_is_overdue")
     age_hours = fields.Float("Age (h)", compute="_compute_age", digits=(16, 1))
     occurrences = fields.Integer(default=1, readonly=True)
+    escalated_at = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="When the item, open past its SLA, was escalated to its flow's "
+        "escalation user (once).",
+    )
+    runbook = fields.Text(
+        compute="_compute_runbook",
+        help="What to check and who approves the manual path, from the runbook "
+        "of the reason code (Configuration > Runbooks).",
+    )
+    runbook_approver_id = fields.Many2one(
+        "res.users", "Approves the Manual Path", compute="_compute_runbook"
+    )
     ignore_reason = fields.Text(readonly=True, tracking=True)
     resolution_note = fields.Text(tracking=True)
 
@@ -115,6 +133,20 @@ class FiException(models.Model):
             item.sla_deadline = (item.date_opened or fields.Datetime.now()) + timedelta(
                 hours=hours
             )
+
+    @api.depends("reason_code", "company_id")
+    def _compute_runbook(self):
+        runbooks = (
+            self.env["fi.reason.runbook"]
+            .sudo()
+            ._fi_for(set(self.mapped("reason_code")))
+        )
+        for item in self:
+            runbook = runbooks.get((item.reason_code, item.company_id.id)) or (
+                runbooks.get((item.reason_code, False))
+            )
+            item.runbook = runbook.instructions if runbook else False
+            item.runbook_approver_id = runbook.approver_id if runbook else False
 
     def _compute_age(self):
         now = fields.Datetime.now()
@@ -145,14 +177,11 @@ class FiException(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _fi_open(self, message, reason_code, detail, category):
-        codes = dict(REASON_CODES)
-        known = (
-            reason_code
-            if reason_code in codes
-            else ("business_rule" if category == "business" else "other")
-        )
-        flow = message.flow_id
-        owner = flow.owner_id or message.endpoint_id.responsible_id
+        codes = dict(self._fields["reason_code"].selection)
+        known = REASON_ALIASES.get(reason_code, reason_code)
+        if known not in codes:
+            known = "business_rule" if category == "business" else "other"
+        owner = self._fi_route_owner(message, category)
         severity = {"circuit_open": "critical", "retries_exhausted": "high"}.get(
             known, "medium"
         )
@@ -182,6 +211,53 @@ class FiException(models.Model):
                 user_id=owner.id,
             )
         return item
+
+    @api.model
+    def _fi_route_owner(self, message, category):
+        """Who works an item: technical failures go to the endpoint's technical
+        owner, business exceptions to the flow's owner (both fall back to the
+        endpoint's responsible)."""
+        endpoint = message.endpoint_id
+        business_owner = message.flow_id.owner_id or endpoint.responsible_id
+        if category == "technical":
+            return endpoint.technical_owner_id or business_owner
+        return business_owner
+
+    @api.model
+    def _fi_escalate_overdue(self):
+        """Escalate, once each, the open items past their SLA whose flow names
+        an escalation user. The UPDATE claims them: two crons at once escalate
+        each item once."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE fi_exception e
+               SET escalated_at = now() at time zone 'UTC'
+              FROM fi_flow f
+             WHERE f.id = e.flow_id AND f.escalation_user_id IS NOT NULL
+               AND e.state IN ('new', 'in_progress') AND e.escalated_at IS NULL
+               AND e.sla_deadline < now() at time zone 'UTC'
+            RETURNING e.id, f.escalation_user_id
+            """
+        )
+        rows = self.env.cr.fetchall()
+        self.invalidate_model(["escalated_at"])
+        for item_id, user_id in rows:
+            item = self.browse(item_id)
+            user = self.env["res.users"].browse(user_id)
+            note = _(
+                "Open past its SLA deadline (%(deadline)s); assignee: %(assignee)s.",
+                deadline=item.sla_deadline,
+                assignee=item.user_id.name or _("nobody"),
+            )
+            item._message_log(body=_("Escalated to %s: %s", user.name, note))
+            item.with_context(mail_notify_force_send=False).activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=_("Escalated: %s", item.name),
+                note=note,
+                user_id=user.id,
+            )
+        return len(rows)
 
     def _fi_refresh(self, reason_code, detail, category):
         for item in self:

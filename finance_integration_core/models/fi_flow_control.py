@@ -68,6 +68,7 @@ class FiEndpoint(models.Model):
     )
 
     def init(self):
+        super().init()
         # counters are bumped with SQL by concurrent jobs: no NULL arithmetic
         self.env.cr.execute(
             "ALTER TABLE fi_endpoint ALTER COLUMN circuit_failures SET DEFAULT 0, "

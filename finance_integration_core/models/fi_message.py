@@ -14,6 +14,7 @@ from ..lib.backoff import CONFLICT_RETRIES, conflict_retry_delay, next_retry_del
 from ..lib.errors import FiBusinessError, FiError, FiIgnored
 from ..lib.http import raise_for_outcome
 from ..lib.redact import SAME_AS_PAYLOAD, pretty_json
+from .fi_endpoint_secrets import secret_box
 
 _logger = logging.getLogger(__name__)
 
@@ -127,7 +128,12 @@ class FiMessage(models.Model):
         readonly=True, groups="finance_integration_core.group_fi_vault"
     )
     payload_encoding = fields.Selection(
-        [("text", "Text"), ("base64", "Base64 (not UTF-8)")],
+        [
+            ("text", "Text"),
+            ("base64", "Base64 (not UTF-8)"),
+            ("fernet", "Encrypted text"),
+            ("fernet_base64", "Encrypted Base64 (not UTF-8)"),
+        ],
         default="text",
         readonly=True,
     )
@@ -180,7 +186,15 @@ class FiMessage(models.Model):
             if shown == SAME_AS_PAYLOAD:
                 # nothing to mask in it: the payload itself is what is shown
                 shown = message.sudo().payload
-            message.payload_display = pretty_json(shown)
+            message.payload_display = pretty_json(message._fi_plaintext(shown))
+
+    def _fi_plaintext(self, stored):
+        """A stored payload column in clear: decrypted when the endpoint
+        encrypted the payload at rest (for processing and the redacted view
+        only; never written back)."""
+        if stored and self.payload_encoding in ("fernet", "fernet_base64"):
+            return secret_box().decrypt(stored)
+        return stored
 
     def _compute_display_name(self):
         for message in self:
@@ -383,6 +397,11 @@ class FiMessage(models.Model):
         """Why this message must wait instead of being processed now, or None."""
         if self.endpoint_id.state != "active":
             return f"endpoint {self.endpoint_id.name} is {self.endpoint_id.state}"
+        if self.endpoint_id._fi_refuses_production():
+            return (
+                f"endpoint {self.endpoint_id.name} is a production endpoint in a "
+                "database that is not production"
+            )
         return None
 
     def _fi_run_handler(self):
@@ -408,7 +427,7 @@ class FiMessage(models.Model):
         """The stored payload as a document, parsed by the endpoint's provider
         (``_fi_parse_body``) as at intake."""
         self.ensure_one()
-        if self.payload_encoding != "text":
+        if self.payload_encoding not in ("text", "fernet"):
             raise FiBusinessError(
                 _("The payload is not UTF-8 text."), "malformed_payload"
             )
@@ -418,7 +437,7 @@ class FiMessage(models.Model):
             content_type = headers.get("content-type", "")
         try:
             return self.endpoint_id._fi_parse_body(
-                self.sudo().payload or "null", content_type
+                self._fi_plaintext(self.sudo().payload) or "null", content_type
             )
         except ValueError as err:
             raise FiBusinessError(
@@ -493,16 +512,29 @@ class FiMessage(models.Model):
             return "business", "business_rule", str(err), None
         return "technical", "unexpected_error", f"{type(err).__name__}: {err}", None
 
+    def _fi_route_kind(self, kind, reason):
+        """Technical failures that a classified error may hide: the other side
+        refusing our credentials (401/403) and an inbound payload that no longer
+        matches its flow's schema (the provider's schema drifted) are for the
+        technical owner, not for finance."""
+        if kind == "business" and (
+            reason in ("http_401", "http_403")
+            or (reason == "schema_invalid" and self.direction == "in")
+        ):
+            return "technical"
+        return kind
+
     def _fi_handle_failure(self, err):
         kind, reason, text, retry_after = self._fi_classify(err)
+        if kind == "technical":
+            _logger.exception("message %s failed unexpectedly", self.id, exc_info=err)
+        kind = self._fi_route_kind(kind, reason)
         attempts = self.attempts + 1
         values = {"attempts": attempts, "error_code": reason, "error_message": text}
         result = getattr(err, "http_result", None)
         if result is not None:
             values["response_status"] = result.status
             values["response_body"] = (result.body or "")[:RESPONSE_KEEP]
-        if kind == "technical":
-            _logger.exception("message %s failed unexpectedly", self.id, exc_info=err)
         if (
             kind == "transient"
             and reason in CONFLICT_REASONS

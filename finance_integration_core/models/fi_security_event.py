@@ -25,6 +25,7 @@ class FiSecurityEvent(models.Model):
             ("bad_timestamp", "Timestamp unreadable"),
             ("stale_timestamp", "Timestamp too old or in the future"),
             ("no_verifier", "Provider cannot verify"),
+            ("source_refused", "Source network not allowed"),
         ],
         required=True,
         readonly=True,

@@ -17,3 +17,11 @@ from . import test_value_map
 from . import test_alerting
 from . import test_dashboard
 from . import test_log_references
+from . import test_operating_controls
+from . import test_environments
+from . import test_settings
+from . import test_partner_merge
+from . import test_periods
+from . import test_rate_limit
+from . import test_payload_encryption
+from . import test_two_factor

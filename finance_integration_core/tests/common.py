@@ -5,6 +5,7 @@ own helper, re-exported here where it can be imported)."""
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from odoo import fields
@@ -166,6 +167,7 @@ class LocalApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 api.requests.append(
                     {
+                        "at": time.monotonic(),
                         "path": self.path,
                         "headers": dict(self.headers),
                         "body": self.rfile.read(length),

@@ -15,6 +15,7 @@ class TestEndpointChanges(FiGovernanceCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.env["fi.endpoint"]._fi_set_production_database(True)
         cls.live = cls.env["fi.endpoint"].create(
             {
                 "name": "Live PSP",

@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Payload retention: bodies go, evidence stays."""
 
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from .common import FiCommon
@@ -67,3 +68,51 @@ class TestRetention(FiCommon):
         self.assertEqual(message.state, "failed")
         self.assertEqual(message.error_code, "payload_purged")
         self.assertIn("retention", message.exception_ids.detail)
+
+    def test_legal_hold_and_legal_value_survive_the_purge_cron(self):
+        self.endpoint.payload_retention_days = 30
+        held = self.stored("evt_held", 400)
+        legal = self.stored("evt_legal", 400)
+        ancient_legal = self.stored("evt_ancient", 366 * 11)
+        plain = self.stored("evt_plain", 400)
+        self.endpoint._fi_dispatch()
+        self.run_jobs()
+        held.action_fi_set_legal_hold()
+        (legal | ancient_legal)._fi_mark_legal_value()
+        self.assertEqual(self.env.company.fi_legal_retention_years, 10)
+
+        self.env["fi.endpoint"]._cron_fi_purge_payloads()
+        self.env.invalidate_all()
+        self.assertTrue(held.sudo().payload, "under legal hold")
+        self.assertTrue(legal.sudo().payload, "legal value, younger than 10 years")
+        self.assertFalse(ancient_legal.sudo().payload, "legal value past 10 years")
+        self.assertFalse(plain.sudo().payload)
+
+        held.action_fi_lift_legal_hold()
+        self.env["fi.endpoint"]._cron_fi_purge_payloads()
+        self.env.invalidate_all()
+        self.assertFalse(held.sudo().payload, "purged once the hold is lifted")
+
+    def test_legal_hold_on_the_endpoint_stops_every_purge(self):
+        self.endpoint.write(
+            {
+                "payload_retention_days": 1,
+                "legal_hold": True,
+                "legal_hold_reason": "Tax audit 2026",
+            }
+        )
+        old = self.stored("evt_hold_ep", 90)
+        self.endpoint._fi_dispatch()
+        self.run_jobs()
+        self.env["fi.endpoint"]._cron_fi_purge_payloads()
+        self.env.invalidate_all()
+        self.assertTrue(old.sudo().payload)
+        self.endpoint.legal_hold = False
+        self.env["fi.endpoint"]._cron_fi_purge_payloads()
+        self.env.invalidate_all()
+        self.assertFalse(old.sudo().payload)
+
+    def test_only_a_manager_sets_a_legal_hold(self):
+        message = self.stored("evt_hold_rights", 1)
+        with self.assertRaises(AccessError):
+            message.with_user(self.owner).action_fi_set_legal_hold()
