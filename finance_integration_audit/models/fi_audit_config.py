@@ -6,7 +6,9 @@ import hashlib
 
 from odoo import api, models
 
-from odoo.addons.finance_integration_core.models.fi_endpoint_secrets import SECRET_FIELDS
+from odoo.addons.finance_integration_core.models.fi_endpoint_secrets import (
+    SECRET_FIELDS,
+)
 
 #: technical fields that change without anyone configuring anything
 SKIPPED = {"write_date", "write_uid", "create_date", "create_uid", "__last_update"}

@@ -4,11 +4,11 @@
 import json
 import time
 
+import stripe
+
 from odoo import Command
 
 from odoo.addons.finance_integration_core.tests.common import FiCommon
-
-import stripe
 
 from .stripe_server import FakeStripe
 

@@ -4,6 +4,8 @@ import json
 import time
 from decimal import Decimal
 
+import stripe
+
 from odoo.tests import BaseCase, tagged
 
 from odoo.addons.finance_integration_core.lib.errors import (
@@ -12,8 +14,6 @@ from odoo.addons.finance_integration_core.lib.errors import (
     SignatureError,
 )
 from odoo.addons.finance_integration_core.lib.http import HttpResult
-
-import stripe
 
 from ..lib import api, form, money, signature
 

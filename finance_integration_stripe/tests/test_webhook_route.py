@@ -2,9 +2,9 @@
 import json
 import time
 
-from odoo.tests import HttpCase, tagged
-
 import stripe
+
+from odoo.tests import HttpCase, tagged
 
 from .common import WHSEC, StripeCommon
 
