@@ -135,8 +135,10 @@ def _endpoint_of(record):
     return None
 
 
-class FiEndpoint(models.Model):
-    _inherit = "fi.endpoint"
+class AuditedConfiguration:
+    """Create, write and unlink of a configuration model recorded in the chain
+    (field-level diffs, secrets only as "changed"); mixed into each audited
+    model below."""
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -153,6 +155,10 @@ class FiEndpoint(models.Model):
     def unlink(self):
         record_deleted(self)
         return super().unlink()
+
+
+class FiEndpoint(AuditedConfiguration, models.Model):
+    _inherit = "fi.endpoint"
 
     def _fi_reencrypt_all(self):
         count = super()._fi_reencrypt_all()
@@ -179,101 +185,21 @@ class FiEndpoint(models.Model):
         return purged
 
 
-class FiFlow(models.Model):
+class FiFlow(AuditedConfiguration, models.Model):
     _inherit = "fi.flow"
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
 
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
-
-
-class FiFlowSchemaVersion(models.Model):
+class FiFlowSchemaVersion(AuditedConfiguration, models.Model):
     _inherit = "fi.flow.schema.version"
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
 
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
-
-
-class FiValueMap(models.Model):
+class FiValueMap(AuditedConfiguration, models.Model):
     _inherit = "fi.value.map"
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
 
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
-
-
-class FiValueMapVersion(models.Model):
+class FiValueMapVersion(AuditedConfiguration, models.Model):
     _inherit = "fi.value.map.version"
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
 
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
-
-
-class FiValueMapLine(models.Model):
+class FiValueMapLine(AuditedConfiguration, models.Model):
     _inherit = "fi.value.map.line"
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
-
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()

@@ -14,6 +14,34 @@ from ..lib.signature import verify_hmac_sha256
 PROVIDER = "generic_hmac"
 
 
+def hmac_intake_config(endpoint):
+    """The intake settings of HMAC-SHA256 signed webhooks, from an endpoint's
+    signature fields (this provider's, or another provider's that signs the
+    same way: call it from its ``_fi_provider_config``)."""
+    return {
+        "signature_header": endpoint.signature_header or "X-Signature",
+        "signature_encoding": endpoint.signature_encoding or "hex",
+        "timestamp_header": endpoint.timestamp_header or None,
+        "tolerance": endpoint.timestamp_tolerance,
+    }
+
+
+def verify_hmac_delivery(config, body, headers):
+    """Raise ``SignatureError`` unless ``body`` carries a valid HMAC-SHA256
+    signature under the settings of :func:`hmac_intake_config`."""
+    timestamp = None
+    if config["timestamp_header"]:
+        timestamp = headers.get(config["timestamp_header"]) or False
+    verify_hmac_sha256(
+        body,
+        headers.get(config["signature_header"]),
+        config["secrets"],
+        timestamp=timestamp,
+        tolerance=config["tolerance"],
+        encoding=config["signature_encoding"],
+    )
+
+
 class FiEndpointGenericHmac(models.Model):
     _inherit = "fi.endpoint"
 
@@ -42,29 +70,16 @@ class FiEndpointGenericHmac(models.Model):
     def _fi_provider_config(self):
         if self.provider != PROVIDER:
             return super()._fi_provider_config()
-        return {
-            "signature_header": self.signature_header or "X-Signature",
-            "signature_encoding": self.signature_encoding,
-            "timestamp_header": self.timestamp_header or None,
-            "tolerance": self.timestamp_tolerance,
-            "event_id_pointer": self.event_id_pointer or None,
-            "event_type_pointer": self.event_type_pointer or None,
-        }
+        return dict(
+            hmac_intake_config(self),
+            event_id_pointer=self.event_id_pointer or None,
+            event_type_pointer=self.event_type_pointer or None,
+        )
 
     def _fi_verify_signature(self, config, body, headers):
         if self.provider != PROVIDER:
             return super()._fi_verify_signature(config, body, headers)
-        timestamp = None
-        if config["timestamp_header"]:
-            timestamp = headers.get(config["timestamp_header"]) or False
-        verify_hmac_sha256(
-            body,
-            headers.get(config["signature_header"]),
-            config["secrets"],
-            timestamp=timestamp,
-            tolerance=config["tolerance"],
-            encoding=config["signature_encoding"],
-        )
+        verify_hmac_delivery(config, body, headers)
 
     def _fi_signature_headers(self, config):
         if self.provider != PROVIDER:

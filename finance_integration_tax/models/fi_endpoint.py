@@ -9,7 +9,10 @@ from odoo.addons.finance_integration_core.lib.errors import (
     FiIgnored,
     FiTransientError,
 )
-from odoo.addons.finance_integration_core.lib.signature import verify_hmac_sha256
+from odoo.addons.finance_integration_core.models.provider_generic_hmac import (
+    hmac_intake_config,
+    verify_hmac_delivery,
+)
 
 from ..lib import clearance as clr
 from ..lib import engine as eng
@@ -110,27 +113,12 @@ class FiEndpoint(models.Model):
     def _fi_provider_config(self):
         if self.provider != "clearance":
             return super()._fi_provider_config()
-        return {
-            "signature_header": self.signature_header or "X-Signature",
-            "signature_encoding": self.signature_encoding or "hex",
-            "timestamp_header": self.timestamp_header or None,
-            "tolerance": self.timestamp_tolerance,
-        }
+        return hmac_intake_config(self)
 
     def _fi_verify_signature(self, config, body, headers):
         if self.provider != "clearance":
             return super()._fi_verify_signature(config, body, headers)
-        timestamp = None
-        if config["timestamp_header"]:
-            timestamp = headers.get(config["timestamp_header"]) or False
-        verify_hmac_sha256(
-            body,
-            headers.get(config["signature_header"]),
-            config["secrets"],
-            timestamp=timestamp,
-            tolerance=config["tolerance"],
-            encoding=config["signature_encoding"],
-        )
+        verify_hmac_delivery(config, body, headers)
 
     def _fi_signature_headers(self, config):
         if self.provider != "clearance":
