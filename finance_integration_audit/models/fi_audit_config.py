@@ -135,10 +135,8 @@ def _endpoint_of(record):
     return None
 
 
-class AuditedConfiguration:
-    """Create, write and unlink of a configuration model recorded in the chain
-    (field-level diffs, secrets only as "changed"); mixed into each audited
-    model below."""
+class FiEndpoint(models.Model):
+    _inherit = "fi.endpoint"
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -155,10 +153,6 @@ class AuditedConfiguration:
     def unlink(self):
         record_deleted(self)
         return super().unlink()
-
-
-class FiEndpoint(AuditedConfiguration, models.Model):
-    _inherit = "fi.endpoint"
 
     def _fi_reencrypt_all(self):
         count = super()._fi_reencrypt_all()
@@ -185,21 +179,101 @@ class FiEndpoint(AuditedConfiguration, models.Model):
         return purged
 
 
-class FiFlow(AuditedConfiguration, models.Model):
+class FiFlow(models.Model):
     _inherit = "fi.flow"
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        record_created(records)
+        return records
 
-class FiFlowSchemaVersion(AuditedConfiguration, models.Model):
+    def write(self, vals):
+        before = snapshot(self, list(vals))
+        res = super().write(vals)
+        record_diffs(self, vals, before)
+        return res
+
+    def unlink(self):
+        record_deleted(self)
+        return super().unlink()
+
+
+class FiFlowSchemaVersion(models.Model):
     _inherit = "fi.flow.schema.version"
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        record_created(records)
+        return records
 
-class FiValueMap(AuditedConfiguration, models.Model):
+    def write(self, vals):
+        before = snapshot(self, list(vals))
+        res = super().write(vals)
+        record_diffs(self, vals, before)
+        return res
+
+    def unlink(self):
+        record_deleted(self)
+        return super().unlink()
+
+
+class FiValueMap(models.Model):
     _inherit = "fi.value.map"
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        record_created(records)
+        return records
 
-class FiValueMapVersion(AuditedConfiguration, models.Model):
+    def write(self, vals):
+        before = snapshot(self, list(vals))
+        res = super().write(vals)
+        record_diffs(self, vals, before)
+        return res
+
+    def unlink(self):
+        record_deleted(self)
+        return super().unlink()
+
+
+class FiValueMapVersion(models.Model):
     _inherit = "fi.value.map.version"
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        record_created(records)
+        return records
 
-class FiValueMapLine(AuditedConfiguration, models.Model):
+    def write(self, vals):
+        before = snapshot(self, list(vals))
+        res = super().write(vals)
+        record_diffs(self, vals, before)
+        return res
+
+    def unlink(self):
+        record_deleted(self)
+        return super().unlink()
+
+
+class FiValueMapLine(models.Model):
     _inherit = "fi.value.map.line"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        record_created(records)
+        return records
+
+    def write(self, vals):
+        before = snapshot(self, list(vals))
+        res = super().write(vals)
+        record_diffs(self, vals, before)
+        return res
+
+    def unlink(self):
+        record_deleted(self)
+        return super().unlink()
