@@ -4,6 +4,7 @@ webhook in (form-encoded, its own signature), verified, processed, outbound
 sent (form-encoded), settings under change control, connection test."""
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -246,6 +247,10 @@ class TestConnectorContract(FiGovernanceCommon, HttpCase):
             action = self.form_endpoint.action_fi_test_connection()
         self.assertIn("acct_formtest", action["params"]["message"])
         generic = self.endpoint
-        generic.base_url = "http://127.0.0.1:9/"
-        with self.assertRaisesRegex(UserError, "could not connect"):
-            generic.action_fi_test_connection()
+        # a port bound but not listening refuses for sure (port 9 may have a
+        # discard service listening)
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            generic.base_url = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+            with self.assertRaisesRegex(UserError, "could not connect"):
+                generic.action_fi_test_connection()
