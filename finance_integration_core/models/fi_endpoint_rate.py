@@ -15,12 +15,18 @@ the next slot of every sender past its Retry-After.
 import logging
 import time
 
+from psycopg2 import errors as pg_errors
+
 from odoo import _, api, fields, models
+from odoo.tools import mute_logger
 
 from ..lib.backoff import parse_retry_after
 from ..lib.errors import FiTransientError
 
 _logger = logging.getLogger(__name__)
+
+#: a reservation lost to a concurrent one is tried again, this many times
+RESERVE_TRIES = 20
 
 RESERVE_SQL = """
 INSERT INTO fi_endpoint_rate_slot AS s (endpoint_id, next_at)
@@ -38,10 +44,23 @@ def reserve_slot(cr, endpoint_id, per_second, max_wait):
     """Reserve the next request slot of an endpoint on ``cr`` (commit it at
     once); returns the seconds to wait for it, or None when it is further than
     ``max_wait`` seconds (not taken)."""
-    cr.execute(
-        RESERVE_SQL,
-        {"id": endpoint_id, "spacing": 1.0 / per_second, "max_wait": max_wait},
-    )
+    params = {"id": endpoint_id, "spacing": 1.0 / per_second, "max_wait": max_wait}
+    for _try in range(RESERVE_TRIES):
+        try:
+            # Odoo's transactions are REPEATABLE READ: two senders upserting
+            # the row at the same moment make one fail; it tries again in a
+            # new transaction, which sees the other's slot
+            with mute_logger("odoo.sql_db"):
+                cr.execute(RESERVE_SQL, params)
+            break
+        except pg_errors.SerializationFailure:
+            cr.rollback()
+    else:
+        raise FiTransientError(
+            f"endpoint {endpoint_id}: no rate-limit slot after {RESERVE_TRIES} "
+            "concurrent tries",
+            "database_concurrency",
+        )
     row = cr.fetchone()
     return max(0.0, float(row[0])) if row else None
 
