@@ -72,28 +72,17 @@ def redact_value(value):
     return value
 
 
-#: stored instead of a redacted copy when there is nothing to mask: the views
-#: show the payload itself (most webhooks carry no secret, and a second copy of
-#: the body doubled the row every webhook writes)
-SAME_AS_PAYLOAD = "="
-
-
 def redacted_json(value):
-    """The redacted copy of a JSON value as stored: compact JSON text, or
-    :data:`SAME_AS_PAYLOAD` when nothing in it is sensitive.
+    """The redacted copy of a JSON value as shown: indented JSON text with the
+    values of sensitive keys masked.
 
-    Compact because Python's C encoder only writes compact JSON (an indented
-    copy is encoded in pure Python, several times slower); views indent it.
-
-    >>> redacted_json({"id": "evt_1", "amount": 100})
-    '='
-    >>> redacted_json({"id": "evt_1", "api_key": "k"})
-    '{"id":"evt_1","api_key":"***"}'
+    >>> print(redacted_json({"id": "evt_1", "api_key": "k"}))
+    {
+      "id": "evt_1",
+      "api_key": "***"
+    }
     """
-    redacted = redact_value(value)
-    if redacted is value:
-        return SAME_AS_PAYLOAD
-    return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(redact_value(value), indent=2, ensure_ascii=False)
 
 
 def pretty_json(text):

@@ -5,7 +5,6 @@ no secret configured means refused, never "skip the check".
 """
 
 import base64
-import hashlib
 import hmac
 import re
 import time
@@ -19,7 +18,7 @@ def hmac_sha256(secret, message):
     """Raw HMAC-SHA256 digest of ``message`` (bytes) under ``secret``."""
     if isinstance(secret, str):
         secret = secret.encode("utf-8")
-    return hmac.new(secret, message, hashlib.sha256).digest()
+    return hmac.digest(secret, message, "sha256")
 
 
 def signed_content(body, timestamp=None):

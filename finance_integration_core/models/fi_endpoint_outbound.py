@@ -12,7 +12,6 @@ from odoo.exceptions import UserError
 from ..lib import http as fi_http
 from ..lib.errors import FiBusinessError
 from ..lib.hashing import canonical_json, sha256_hex
-from ..lib.redact import redacted_json
 
 
 class FiEndpointOutbound(models.Model):
@@ -74,7 +73,6 @@ class FiEndpointOutbound(models.Model):
                     "idempotency_key": idempotency_key or str(uuid.uuid4()),
                     "correlation_id": correlation_id or uuid.uuid4().hex,
                     "payload": body.decode("utf-8"),
-                    "payload_redacted": redacted_json(payload),
                     "payload_sha256": sha256_hex(body),
                     "payload_size": len(body),
                     "res_model": record._name if record else False,

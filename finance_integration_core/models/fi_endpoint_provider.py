@@ -115,9 +115,11 @@ class FiEndpointProvider(models.Model):
         return json.loads(text)
 
     def _fi_redacted_copy(self, document):
-        """Intake: the copy of ``document`` shown in the message views, as a
-        string (secrets masked). Default: compact JSON with sensitive keys
-        masked (``lib/redact.py``)."""
+        """Display: the copy of ``document`` shown in the message views, as a
+        string with every secret masked. Called when a message is shown (never
+        at intake: only the body is stored), on the document ``_fi_parse_body``
+        returns for the stored payload. Default: indented JSON with the values
+        of sensitive keys masked (``lib/redact.py``)."""
         return redacted_json(document)
 
     def _fi_parse_event(self, config, document):

@@ -62,9 +62,9 @@ class FiEndpointSecrets(models.Model):
     encrypt_payloads = fields.Boolean(
         "Encrypt Payloads at Rest",
         tracking=True,
-        help="Webhook bodies (and their redacted copies) are stored encrypted "
-        "with the suite's keys; they are decrypted only to process a message "
-        "and to show its redacted copy. Hashes stay on the plaintext.",
+        help="Webhook bodies are stored encrypted with the suite's keys; they "
+        "are decrypted only to process a message and to show it with its "
+        "secrets masked. Hashes stay on the plaintext.",
     )
     credential_set = fields.Boolean(readonly=True, copy=False)
     webhook_secret_set = fields.Boolean(readonly=True, copy=False)

@@ -13,7 +13,7 @@ from odoo.tools import SQL
 from ..lib.backoff import CONFLICT_RETRIES, conflict_retry_delay, next_retry_delay
 from ..lib.errors import FiBusinessError, FiError, FiIgnored
 from ..lib.http import raise_for_outcome
-from ..lib.redact import SAME_AS_PAYLOAD, pretty_json
+from ..lib.redact import pretty_json
 from .fi_endpoint_secrets import secret_box
 
 _logger = logging.getLogger(__name__)
@@ -56,7 +56,6 @@ INTAKE_PARAMS = (
     "correlation_id",
     "payload",
     "payload_encoding",
-    "payload_redacted",
     "payload_sha256",
     "payload_size",
     "headers_json",
@@ -68,12 +67,12 @@ INTAKE_SQL = """
     INSERT INTO fi_message AS m
         (endpoint_id, flow_id, company_id, direction, state,
          event_type, external_id, idempotency_key,
-         correlation_id, payload, payload_encoding, payload_redacted,
+         correlation_id, payload, payload_encoding,
          payload_sha256, payload_size, headers_json, remote_addr,
          error_message, error_class, attempts, duplicate_count,
          create_date, write_date)
     VALUES (%s, %s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-            %s, %s, %s, 0, 0,
+            %s, %s, 0, 0,
             now() at time zone 'UTC', now() at time zone 'UTC')
     ON CONFLICT (endpoint_id, direction, idempotency_key) DO UPDATE
        SET duplicate_count = m.duplicate_count + 1,
@@ -137,13 +136,9 @@ class FiMessage(models.Model):
         default="text",
         readonly=True,
     )
-    # the redacted copy, stored at intake as compact JSON (secrets masked);
-    # shown indented
-    payload_redacted = fields.Text(
-        "Payload (redacted, stored)",
-        readonly=True,
-        help="The payload with secrets masked, or '=' when it has none to mask.",
-    )
+    # One copy of each body is stored: the view masks its secrets when it is
+    # shown (the provider's _fi_redacted_copy), so no webhook pays for a second
+    # copy and today's masking rules apply to old messages too.
     payload_display = fields.Text(
         "Payload (redacted)", compute="_compute_payload_display"
     )
@@ -179,14 +174,27 @@ class FiMessage(models.Model):
     job_uuid = fields.Char(readonly=True, copy=False)
     exception_ids = fields.One2many("fi.exception", "fi_message_id", readonly=True)
 
-    @api.depends("payload_redacted")
+    @api.depends("payload_encoding", "payload_purged_at")
     def _compute_payload_display(self):
         for message in self:
-            shown = message.payload_redacted
-            if shown == SAME_AS_PAYLOAD:
-                # nothing to mask in it: the payload itself is what is shown
-                shown = message.sudo().payload
-            message.payload_display = pretty_json(message._fi_plaintext(shown))
+            message.payload_display = message.sudo()._fi_redacted_view()
+
+    def _fi_redacted_view(self):
+        """The payload as shown: parsed as at intake, secrets masked by the
+        provider, indented; a body that cannot be parsed is not shown (its
+        secrets could not be found to be masked)."""
+        if not self.payload:
+            return False
+        try:
+            document = self._fi_document()
+        except FiBusinessError:
+            return _(
+                "(not shown: the body is not a valid document, so its secrets "
+                "cannot be masked; %(size)s bytes, SHA-256 %(digest)s)",
+                size=self.payload_size,
+                digest=self.payload_sha256,
+            )
+        return pretty_json(self.endpoint_id._fi_redacted_copy(document))
 
     def _fi_plaintext(self, stored):
         """A stored payload column in clear: decrypted when the endpoint
@@ -215,13 +223,12 @@ class FiMessage(models.Model):
         self.env.cr.execute(
             "ALTER TABLE fi_message ALTER COLUMN duplicate_count SET DEFAULT 0"
         )
-        # A webhook row (body + redacted copy, a few kB) stays whole in its heap
+        # A webhook row (a body of a few kB) stays whole in its heap
         # page: neither compressed nor moved to the TOAST table, both of which
         # cost every webhook CPU. Only rows over 8 kB are compressed.
         self.env.cr.execute(
             "ALTER TABLE fi_message SET (toast_tuple_target = 8160), "
-            "ALTER COLUMN payload SET STORAGE EXTENDED, "
-            "ALTER COLUMN payload_redacted SET STORAGE EXTENDED"
+            "ALTER COLUMN payload SET STORAGE EXTENDED"
         )
         for name, definition in (
             ("fi_message_endpoint_date_idx", "(endpoint_id, create_date)"),

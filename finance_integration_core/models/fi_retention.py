@@ -52,7 +52,7 @@ class FiEndpoint(models.Model):
                 self.env.cr.execute(
                     """
                     UPDATE fi_message m
-                       SET payload = NULL, payload_redacted = NULL,
+                       SET payload = NULL,
                            headers_json = NULL, response_body = NULL,
                            payload_purged_at = now() at time zone 'UTC'
                      WHERE m.id IN (
@@ -98,7 +98,6 @@ class FiEndpoint(models.Model):
         self.env["fi.message"].invalidate_model(
             [
                 "payload",
-                "payload_redacted",
                 "payload_display",
                 "headers_json",
                 "response_body",

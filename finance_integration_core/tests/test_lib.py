@@ -155,13 +155,13 @@ class TestRedactionAndHashing(BaseCase):
         untouched = {"a": [1, {"b": 2}]}
         self.assertIs(redact.redact_value(untouched), untouched, "nothing copied")
 
-    def test_stored_redacted_copy_is_compact_json_shown_indented(self):
+    def test_redacted_copy_is_indented_json_with_secrets_masked(self):
         text = redact.redacted_json({"id": "evt_1", "api_key": "sk_live_x", "n": [1]})
-        self.assertEqual(text, '{"id":"evt_1","api_key":"***","n":[1]}')
         self.assertEqual(
-            redact.pretty_json(text),
+            text,
             '{\n  "id": "evt_1",\n  "api_key": "***",\n  "n": [\n    1\n  ]\n}',
         )
+        self.assertEqual(redact.pretty_json(text), text)
         self.assertEqual(redact.pretty_json("not json"), "not json")
 
     def test_credentials_and_cookies_are_dropped_from_headers(self):
