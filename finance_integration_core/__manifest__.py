@@ -31,6 +31,7 @@
         "security/governance_security.xml",
         "security/governance/ir.model.access.csv",
         "views/fi_governance_views.xml",
+        "views/fi_config_transfer_views.xml",
         "security/dashboard/ir.model.access.csv",
         "security/dashboard/dashboard_security.xml",
         "data/fi_dashboard_cron_data.xml",

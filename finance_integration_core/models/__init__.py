@@ -26,6 +26,8 @@ from . import fi_change_control_mixin
 from . import fi_value_map
 from . import fi_flow_schema_version
 from . import fi_endpoint_change
+from . import fi_config_transfer
+from . import fi_config_import
 from . import fi_exception_mapping
 from . import fi_message_stat
 from . import fi_alert
