@@ -26,3 +26,4 @@ from . import test_rate_limit
 from . import test_payload_encryption
 from . import test_two_factor
 from . import test_config_transfer
+from . import test_change_test
