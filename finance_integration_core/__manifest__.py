@@ -33,6 +33,7 @@
         "views/fi_governance_views.xml",
         "views/fi_config_transfer_views.xml",
         "views/fi_change_test_views.xml",
+        "views/fi_close_readiness_views.xml",
         "security/dashboard/ir.model.access.csv",
         "security/dashboard/dashboard_security.xml",
         "data/fi_dashboard_cron_data.xml",

@@ -29,6 +29,7 @@ from . import fi_endpoint_change
 from . import fi_config_transfer
 from . import fi_config_import
 from . import fi_change_test
+from . import fi_close_readiness
 from . import fi_exception_mapping
 from . import fi_message_stat
 from . import fi_alert

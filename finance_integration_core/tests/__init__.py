@@ -27,3 +27,4 @@ from . import test_payload_encryption
 from . import test_two_factor
 from . import test_config_transfer
 from . import test_change_test
+from . import test_close_readiness
