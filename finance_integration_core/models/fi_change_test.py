@@ -325,3 +325,20 @@ class FiValueMap(models.Model):
         )
         trace.append([map_code, str(external_code), shown])
         return value
+
+
+class FiConfigImport(models.Model):
+    _inherit = "fi.config.import"
+
+    def _fi_test_flows(self):
+        return (
+            self.env["fi.flow"]
+            .sudo()
+            .search([("endpoint_id.company_id", "=", self.company_id.id)])
+        )
+
+    def _fi_test_apply(self):
+        config, _digest = self._fi_parsed()
+        self.env["fi.config.transfer"].with_company(self.company_id)._fi_apply(
+            config, self.file_name or "file", _("Change test")
+        )

@@ -2,6 +2,7 @@
 """ "Test against recent messages": a pending version is tried on the last
 messages of its flows in a dry run, before anyone approves it."""
 
+import base64
 import json
 from unittest.mock import patch
 
@@ -144,6 +145,33 @@ class TestChangeTest(FiGovernanceCommon):
         self.assertEqual(line.outcome_before, "Would call the other side")
         self.assertIn("not sent", line.detail_before)
         self.assertTrue(line.now_fails)
+
+    def test_configuration_import_is_tested_before_it_is_applied(self):
+        card = self.deliver("evt_i1", "card")
+        transfer = self.env["fi.config.transfer"].with_user(self.manager_a)
+        document = json.loads(transfer._fi_export_text(self.env.company))
+        key = f"payment_method @ {self.endpoint.name}"
+        vmap = next(r for r in document["value_maps"] if r["key"] == key)
+        vmap["values"]["lines"]["card"] = {"name": "Card (acquirer 2)"}
+        imported = (
+            self.env["fi.config.import"]
+            .with_user(self.manager_a)
+            .create(
+                {
+                    "file": base64.b64encode(json.dumps(document).encode()),
+                    "file_name": "config.json",
+                }
+            )
+        )
+        imported.action_dry_run()
+        imported.action_submit()
+        (line,) = imported._fi_test_recent_messages().filtered(
+            lambda t: t.message_id == card
+        )
+        self.assertTrue(line.changed)
+        self.assertIn(str(self.cat_card_new.id), line.detail_after)
+        self.assertEqual(self.vmap.active_version_id, self.v1, "nothing applied")
+        self.assertEqual(imported.state, "submitted")
 
     def test_only_managers_test_pending_versions(self):
         draft = self.vmap.with_user(self.manager_a)._fi_new_version()
