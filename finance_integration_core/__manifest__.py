@@ -38,6 +38,7 @@
         "security/dashboard/dashboard_security.xml",
         "data/fi_dashboard_cron_data.xml",
         "views/fi_dashboard_views.xml",
+        "views/fi_finance_kpi_views.xml",
         "views/res_config_settings_views.xml",
         "views/settings_menu.xml",
     ],

@@ -35,6 +35,7 @@ from . import fi_message_stat
 from . import fi_alert
 from . import fi_flow_periods
 from . import fi_dashboard
+from . import fi_finance_kpi
 from . import res_company
 from . import res_config_settings
 from . import base_partner_merge

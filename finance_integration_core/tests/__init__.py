@@ -28,3 +28,4 @@ from . import test_two_factor
 from . import test_config_transfer
 from . import test_change_test
 from . import test_close_readiness
+from . import test_finance_kpi
