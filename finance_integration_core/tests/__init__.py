@@ -29,3 +29,4 @@ from . import test_config_transfer
 from . import test_change_test
 from . import test_close_readiness
 from . import test_finance_kpi
+from . import test_translations
