@@ -6,8 +6,9 @@ and the approver sees which would change outcome.
 
 A dry run writes nothing: every run is inside a savepoint that is rolled back,
 no outbound request leaves (``_fi_request`` stops it, context ``fi_dry_run``),
-nothing is committed. Connectors never commit (provider surface), so their
-handlers run unchanged.
+nothing is committed, and what a handler registered to run after the commit
+(``cr.postcommit``) is dropped. Connectors never commit (provider surface), so
+their handlers run unchanged.
 """
 
 import json
@@ -138,9 +139,12 @@ class FiChangeControlMixin(models.AbstractModel):
         self.ensure_one()
         messages = self._fi_test_messages(limit)
         cr = self.env.cr
-        before = {m.id: m._fi_dry_run_outcome() for m in messages}
+        # what a handler asks to run after the commit (a savepoint rollback
+        # keeps it) must not run for a dry run
+        hooks = list(cr.postcommit._funcs)
         after = {}
         try:
+            before = {m.id: m._fi_dry_run_outcome() for m in messages}
             with cr.savepoint():
                 self.sudo().with_context(
                     fi_change_control=CHANGE_CONTROL
@@ -151,6 +155,8 @@ class FiChangeControlMixin(models.AbstractModel):
         except _Rollback:
             pass
         finally:
+            cr.postcommit._funcs.clear()
+            cr.postcommit._funcs.extend(hooks)
             # lookups cached while the version was in use are not true now
             self.env.registry.clear_cache()
             self.env.invalidate_all()

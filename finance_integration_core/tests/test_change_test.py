@@ -78,7 +78,9 @@ class TestChangeTest(FiGovernanceCommon):
         )
         draft.action_submit()
         before = self.snapshot()
+        hooks = len(self.env.cr.postcommit._funcs)
         draft.with_user(self.manager_b).action_test_recent_messages()
+        self.assertEqual(len(self.env.cr.postcommit._funcs), hooks, "no after-commit")
 
         self.assertEqual(self.snapshot(), before, "the dry run wrote nothing")
         self.assertEqual(self.vmap.active_version_id, self.v1)
