@@ -29,8 +29,8 @@ from .fi_flow_periods import LOCK_FIELDS
 
 #: states of a message that is not processed yet
 PENDING_STATES = ("new", "queued", "retry")
-#: governed versions waiting for a decision
-PENDING_APPROVAL_STATES = ("draft", "submitted", "approved")
+#: governed versions waiting for a second Manager (a draft waits for nobody)
+PENDING_APPROVAL_STATES = ("submitted", "approved")
 GOVERNED_MODELS = (
     "fi.value.map.version",
     "fi.flow.schema.version",

@@ -286,3 +286,19 @@ class FiEndpointProvider(models.Model):
         Default: none (core's own blockers are in ``fi_close_readiness.py``).
         """
         return []
+
+    # ------------------------------------------------------------------
+    # finance KPIs (Dashboards > Finance KPIs per Company)
+    # ------------------------------------------------------------------
+    def _fi_kpis(self, date_from, date_to):
+        """Finance KPIs: figures only this provider knows, for the period
+        ``date_from`` - ``date_to`` (dates): settlement variance of payouts,
+        reconciliation rate (auto-matched / imported lines)...
+
+        Returns ``[{"code", "name", "value"}]`` with ``value`` a short text
+        ready to show ("0.00 EUR", "97.5 %"); computed from SQL aggregates,
+        read only, as superuser.
+
+        Default: none.
+        """
+        return []

@@ -8,7 +8,8 @@ Each figure's definition is its field's help, as the finance dashboard shows it.
 
 from odoo import fields, models, tools
 
-from .fi_close_readiness import GOVERNED_MODELS
+from .fi_close_readiness import GOVERNED_MODELS, PENDING_APPROVAL_STATES
+from .fi_message_amount import BigInteger
 
 #: the window of the KPIs
 KPI_DAYS = 30
@@ -24,7 +25,7 @@ class FiFinanceKpi(models.Model):
     _order = "company_id, endpoint_id, flow_id"
     _rec_name = "name"
 
-    name = fields.Char("Flow", readonly=True)
+    name = fields.Char("Flow Name", readonly=True)
     flow_id = fields.Many2one("fi.flow", readonly=True)
     endpoint_id = fields.Many2one("fi.endpoint", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
@@ -209,6 +210,13 @@ class FiFinanceKpiCompany(models.Model):
         help="Messages of the last 30 days that "
         "did not post: failed or dead letters, still so now.",
     )
+    connector_kpis = fields.Text(
+        "Connector KPIs",
+        compute="_compute_connector_kpis",
+        help="What each connector reports for the last 30 days through its "
+        "endpoints' _fi_kpis hook (settlement variance, reconciliation rate...), "
+        "one line per endpoint and figure.",
+    )
     pending_approvals = fields.Integer(
         "Pending Approval",
         readonly=True,
@@ -217,11 +225,24 @@ class FiFinanceKpiCompany(models.Model):
         "configuration imports, submitted or approved but not active.",
     )
 
+    def _compute_connector_kpis(self):
+        date_to = fields.Date.context_today(self)
+        date_from = fields.Date.subtract(date_to, days=KPI_DAYS)
+        Endpoint = self.env["fi.endpoint"].sudo()
+        for row in self:
+            lines = []
+            for endpoint in Endpoint.search([("company_id", "=", row.company_id.id)]):
+                lines.extend(
+                    f"{endpoint.name}: {kpi['name']} {kpi['value']}"
+                    for kpi in endpoint._fi_kpis(date_from, date_to)
+                )
+            row.connector_kpis = "\n".join(lines)
+
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
+        states = ", ".join(f"'{state}'" for state in PENDING_APPROVAL_STATES)
         pending = " UNION ALL ".join(
-            f"SELECT company_id FROM {self.env[name]._table} "
-            "WHERE state IN ('submitted', 'approved')"
+            f"SELECT company_id FROM {self.env[name]._table} WHERE state IN ({states})"
             for name in GOVERNED_MODELS
         )
         self.env.cr.execute(
@@ -245,6 +266,161 @@ class FiFinanceKpiCompany(models.Model):
               FROM res_company c
               LEFT JOIN failures f ON f.company_id = c.id
               LEFT JOIN pending p ON p.company_id = c.id
+            )
+            """
+        )
+
+
+class FiDashboardFlow(models.Model):
+    """The finance dashboard's cards show their flow's KPIs."""
+
+    _inherit = "fi.dashboard.flow"
+
+    kpi_auto_processed_rate = fields.Float(
+        "Automation Rate 30d (%)",
+        compute="_compute_kpis",
+        digits=(16, 1),
+        help="Processed without an exception item / received x 100, last 30 days.",
+    )
+    kpi_resolution_median_hours = fields.Float(
+        "Time to Resolve 30d, Median (h)", compute="_compute_kpis", digits=(16, 1)
+    )
+    kpi_resolution_p90_hours = fields.Float(
+        "Time to Resolve 30d, p90 (h)", compute="_compute_kpis", digits=(16, 1)
+    )
+    kpi_dead_letters = fields.Integer("Dead Letters 30d", compute="_compute_kpis")
+
+    def _compute_kpis(self):
+        kpis = {
+            kpi.flow_id.id: kpi
+            for kpi in self.env["fi.finance.kpi"].search(
+                [("flow_id", "in", self.flow_id.ids)]
+            )
+        }
+        for card in self:
+            kpi = kpis.get(card.flow_id.id)
+            card.kpi_auto_processed_rate = kpi.auto_processed_rate if kpi else 0.0
+            card.kpi_resolution_median_hours = (
+                kpi.resolution_median_hours if kpi else 0.0
+            )
+            card.kpi_resolution_p90_hours = kpi.resolution_p90_hours if kpi else 0.0
+            card.kpi_dead_letters = kpi.dead_letters if kpi else 0
+
+    def action_open_kpis(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.name,
+            "res_model": "fi.finance.kpi",
+            "view_mode": "list,pivot",
+            "domain": [("flow_id", "=", self.flow_id.id)],
+        }
+
+
+class FiFinanceKpiAmount(models.Model):
+    """Per flow and currency: completeness in amounts, last 30 days."""
+
+    _name = "fi.finance.kpi.amount"
+    _description = "Finance Integration Completeness in Amounts (30 days)"
+    _auto = False
+    _order = "company_id, flow_id, currency_id"
+    _rec_name = "flow_id"
+
+    flow_id = fields.Many2one("fi.flow", readonly=True)
+    endpoint_id = fields.Many2one("fi.endpoint", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    messages = fields.Integer(
+        "Messages",
+        readonly=True,
+        help="Messages of the last 30 days with a declared amount.",
+    )
+    received_minor = BigInteger(
+        "Received (minor units)",
+        readonly=True,
+        help="Sum of the amounts of the messages received in the last 30 days, in "
+        "the currency's minor units (cents).",
+    )
+    processed_minor = BigInteger(
+        "Processed (minor units)",
+        readonly=True,
+        help="Of those, the amounts of the messages now processed.",
+    )
+    posted_minor = BigInteger(
+        "Posted (minor units)",
+        readonly=True,
+        help="Of those, the amounts whose journal entry is posted (the message's "
+        "record is a posted account.move; without Accounting: a record exists).",
+    )
+    received_amount = fields.Char("Received", readonly=True)
+    processed_amount = fields.Char("Processed", readonly=True)
+    posted_amount = fields.Char("Posted", readonly=True)
+    completeness_amount = fields.Float(
+        "Completeness in Amount (%)",
+        readonly=True,
+        digits=(16, 1),
+        aggregator="avg",
+        help="Processed amount / received amount x 100.",
+    )
+    posted_amount_rate = fields.Float(
+        "Posted in Amount (%)",
+        readonly=True,
+        digits=(16, 1),
+        aggregator="avg",
+        help="Posted amount / received amount x 100.",
+    )
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute("SELECT to_regclass('account_move') IS NOT NULL")
+        if self.env.cr.fetchone()[0]:
+            posted = (
+                "m.state = 'done' AND EXISTS (SELECT 1 FROM account_move am "
+                "WHERE m.res_model = 'account.move' AND am.id = m.res_id "
+                "AND am.state = 'posted')"
+            )
+        else:
+            posted = "m.state = 'done' AND m.res_id IS NOT NULL"
+        # minor units -> the currency's units, as exact decimals shown as text
+        places = "COALESCE(c.decimal_places, 2)"
+        unit = f"power(10::numeric, {places})"
+        self.env.cr.execute(
+            f"""
+            CREATE VIEW {self._table} AS (
+            WITH sums AS (
+                SELECT m.flow_id, m.endpoint_id, m.company_id, m.currency_id,
+                       count(*) AS messages,
+                       sum(m.amount_minor) AS received,
+                       COALESCE(sum(m.amount_minor)
+                           FILTER (WHERE m.state = 'done'), 0) AS processed,
+                       COALESCE(sum(m.amount_minor) FILTER (WHERE {posted}), 0)
+                           AS posted
+                  FROM fi_message m
+                 WHERE m.amount_minor IS NOT NULL AND m.flow_id IS NOT NULL
+                   AND m.create_date >= now() at time zone 'UTC'
+                                        - interval '{KPI_DAYS} days'
+                 GROUP BY 1, 2, 3, 4
+            )
+            SELECT row_number() OVER (ORDER BY s.flow_id, s.currency_id) AS id,
+                   s.flow_id, s.endpoint_id, s.company_id, s.currency_id,
+                   s.messages, s.received AS received_minor,
+                   s.processed AS processed_minor, s.posted AS posted_minor,
+                   round(s.received / {unit}, {places})::text || ' '
+                       || COALESCE(c.name, '')
+                       AS received_amount,
+                   round(s.processed / {unit}, {places})::text || ' '
+                       || COALESCE(c.name, '')
+                       AS processed_amount,
+                   round(s.posted / {unit}, {places})::text || ' '
+                       || COALESCE(c.name, '')
+                       AS posted_amount,
+                   CASE WHEN s.received <> 0
+                        THEN 100.0 * s.processed / s.received END
+                       AS completeness_amount,
+                   CASE WHEN s.received <> 0
+                        THEN 100.0 * s.posted / s.received END AS posted_amount_rate
+              FROM sums s
+              LEFT JOIN res_currency c ON c.id = s.currency_id
             )
             """
         )

@@ -94,7 +94,8 @@ class TestCloseReadiness(FiCommon):
                 "value_type": "char",
             }
         )
-        vmap._fi_new_version()
+        vmap._fi_new_version().action_submit()
+        vmap._fi_new_version()  # a draft waits for nobody
         readiness = self.readiness()
         readiness.action_check()
         self.assertEqual(readiness.state, "ready")
