@@ -106,18 +106,29 @@ class FiCloseReadiness(models.Model):
         blockers = []
 
         def count(model, domain, code, name, blocking=True):
-            number = model.search_count(domain)
-            if number:
-                blockers.append(
-                    {
-                        "code": code,
-                        "name": name,
-                        "count": number,
-                        "blocking": blocking,
-                        "res_model": model._name,
-                        "domain": domain,
-                    }
-                )
+            """One blocker per endpoint (the records of the log and the
+            queue have one), else one for the company."""
+            if "endpoint_id" in model._fields:
+                groups = model._read_group(domain, ["endpoint_id"], ["__count"])
+            else:
+                groups = [(None, model.search_count(domain))]
+            for endpoint, number in groups:
+                if not number:
+                    continue
+                blocker = {
+                    "code": code,
+                    "name": name,
+                    "count": number,
+                    "blocking": blocking,
+                    "res_model": model._name,
+                    "domain": domain,
+                }
+                if endpoint is not None:
+                    blocker.update(
+                        endpoint_id=endpoint.id,
+                        domain=domain + [("endpoint_id", "=", endpoint.id)],
+                    )
+                blockers.append(blocker)
 
         count(
             Exception_,
@@ -203,7 +214,7 @@ class FiCloseReadiness(models.Model):
                         "blocking": b.get("blocking", True),
                         "res_model": b.get("res_model"),
                         "domain": repr(b.get("domain") or []),
-                        "endpoint_id": b.get("endpoint_id"),
+                        "endpoint_id": b.get("endpoint_id") or False,
                     },
                 )
                 for b in blockers

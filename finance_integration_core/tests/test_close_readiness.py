@@ -72,6 +72,7 @@ class TestCloseReadiness(FiCommon):
         )
         self.assertEqual(readiness.blocking_count, 4)
         line = readiness.line_ids.filtered(lambda b: b.code == "open_exceptions")
+        self.assertEqual(line.endpoint_id, self.endpoint2, "per endpoint")
         action = line.action_open()
         self.assertEqual(
             self.env[action["res_model"]].search(eval(action["domain"])),  # noqa: S307
@@ -135,7 +136,7 @@ class TestCloseReadiness(FiCommon):
         self.run_jobs()
         message._fi_open_exception("business_rule", "Customer on hold")
         with self.assertRaisesRegex(
-            UserError, "(?s)cannot be locked.*- Open exceptions: 1"
+            UserError, r"(?s)cannot be locked.*- Open exceptions: 1 \(Close endpoint\)"
         ):
             self.env["fi.close.readiness"]._fi_check_before_lock(
                 self.company2, self.today
