@@ -11,6 +11,7 @@ from . import fi_endpoint_outbound
 from . import fi_endpoint_rate
 from . import fi_flow
 from . import fi_message
+from . import fi_message_amount
 from . import fi_idempotency_key
 from . import fi_binding
 from . import fi_exception
@@ -26,11 +27,16 @@ from . import fi_change_control_mixin
 from . import fi_value_map
 from . import fi_flow_schema_version
 from . import fi_endpoint_change
+from . import fi_config_transfer
+from . import fi_config_import
+from . import fi_change_test
+from . import fi_close_readiness
 from . import fi_exception_mapping
 from . import fi_message_stat
 from . import fi_alert
 from . import fi_flow_periods
 from . import fi_dashboard
+from . import fi_finance_kpi
 from . import res_company
 from . import res_config_settings
 from . import base_partner_merge

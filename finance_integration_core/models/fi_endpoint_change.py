@@ -19,6 +19,17 @@ def _snapshot(record, names):
     }
 
 
+def field_differs(record, name, value):
+    """Whether writing ``value`` (``write`` format) to field ``name`` of
+    ``record`` changes it (two empty values are the same)."""
+    field = record._fields[name]
+    new = field.convert_to_record(field.convert_to_cache(value, record), record)
+    old = record[name]
+    if not old and not new:
+        return False
+    return old != new
+
+
 class FiEndpointChange(models.Model):
     """A full set of production settings of an endpoint, under change control.
 
@@ -167,12 +178,7 @@ class FiEndpoint(models.Model):
         return super().write(vals)
 
     def _fi_differs(self, name, value):
-        field = self._fields[name]
-        new = field.convert_to_record(field.convert_to_cache(value, self), self)
-        old = self[name]
-        if not old and not new:
-            return False
-        return old != new
+        return field_differs(self, name, value)
 
     def action_propose_change(self):
         """Open the pending settings version, or a new draft of the current."""

@@ -271,3 +271,36 @@ class FiEndpointProvider(models.Model):
                 provider=self.provider,
             )
         )
+
+    # ------------------------------------------------------------------
+    # period close (the controller's Close Readiness, a lock-date check)
+    # ------------------------------------------------------------------
+    def _fi_close_blockers(self, date_from, date_to):
+        """Period close: what of this endpoint blocks closing the period
+        ``date_from`` (None: since the beginning) - ``date_to`` of its company:
+        unreconciled bank lines, unsettled payouts, tax not committed...
+
+        Returns ``[{"code", "name", "count", "blocking", "res_model",
+        "domain"}]``: ``blocking`` False is a warning that does not stop the
+        close; ``res_model`` and ``domain`` are what the controller's *Open*
+        button lists. Runs as superuser; read only, never write.
+
+        Default: none (core's own blockers are in ``fi_close_readiness.py``).
+        """
+        return []
+
+    # ------------------------------------------------------------------
+    # finance KPIs (Dashboards > Finance KPIs per Company)
+    # ------------------------------------------------------------------
+    def _fi_kpis(self, date_from, date_to):
+        """Finance KPIs: figures only this provider knows, for the period
+        ``date_from`` - ``date_to`` (dates): settlement variance of payouts,
+        reconciliation rate (auto-matched / imported lines)...
+
+        Returns ``[{"code", "name", "value"}]`` with ``value`` a short text
+        ready to show ("0.00 EUR", "97.5 %"); computed from SQL aggregates,
+        read only, as superuser.
+
+        Default: none.
+        """
+        return []

@@ -34,6 +34,9 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.fi_legal_retention_years", readonly=False
     )
     fi_require_2fa = fields.Boolean(related="company_id.fi_require_2fa", readonly=False)
+    fi_check_close_before_lock = fields.Boolean(
+        related="company_id.fi_check_close_before_lock", readonly=False
+    )
     fi_endpoint_ids = fields.Many2many(
         "fi.endpoint",
         string="Endpoints",

@@ -25,3 +25,8 @@ from . import test_periods
 from . import test_rate_limit
 from . import test_payload_encryption
 from . import test_two_factor
+from . import test_config_transfer
+from . import test_change_test
+from . import test_close_readiness
+from . import test_finance_kpi
+from . import test_translations

@@ -40,6 +40,20 @@ class FiGovernanceCommon(FiCommon):
         cls.v1 = cls.activate_version(cls.vmap, {"card": cls.cat_card})
 
     @classmethod
+    def flow_looks_up_payment_method(cls):
+        """The test flow runs a server action mapping the message's payment
+        method through the value map (``LOOKUP_CODE``)."""
+        action = cls.env["ir.actions.server"].create(
+            {
+                "name": "Tag by payment method",
+                "model_id": cls.env.ref("finance_integration_core.model_fi_message").id,
+                "state": "code",
+                "code": LOOKUP_CODE,
+            }
+        )
+        cls.flow.write({"action": "server_action", "server_action_id": action.id})
+
+    @classmethod
     def _fi_user(cls, name, login, role):
         return cls.env["res.users"].create(
             {

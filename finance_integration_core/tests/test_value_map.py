@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from ..models.fi_value_map import FiMissingMapping
-from .governance_common import LOOKUP_CODE, FiGovernanceCommon
+from .governance_common import FiGovernanceCommon
 
 
 @tagged("post_install", "-at_install")
@@ -176,15 +176,7 @@ class TestMissingMappingReplay(FiGovernanceCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        action = cls.env["ir.actions.server"].create(
-            {
-                "name": "Tag by payment method",
-                "model_id": cls.env.ref("finance_integration_core.model_fi_message").id,
-                "state": "code",
-                "code": LOOKUP_CODE,
-            }
-        )
-        cls.flow.write({"action": "server_action", "server_action_id": action.id})
+        cls.flow_looks_up_payment_method()
 
     def deliver(self, event_id, method):
         status, answer = self.receive(self.event(event_id, method=method))
