@@ -1,78 +1,23 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Verification runs: recompute every hash and signature of a chain, record
-the first broken link and alert the company's audit owner."""
+the first broken link and alert the company's audit owner.
+
+The rows are not read through the ORM nor decoded into Python values:
+PostgreSQL streams each row as its event line (lib/pgcopy.py, COPY) and the
+offline verifier's own check (lib/chain.py EventChecker, core's sha256_hex)
+hashes the lines while PostgreSQL builds the next ones."""
 
 import time
 
 from odoo import _, api, fields, models
 
-from ..lib.chain import FORMAT, GENESIS, Break, describe
+from ..lib.chain import GENESIS, Break, EventChecker, describe
 from ..lib.export import check_checkpoints
+from ..lib.pgcopy import CopySink, copy_sql
 from .fi_audit_checkpoint import trusted_public_keys
 
-
-def _json(expression):
-    return f"coalesce(to_json({expression})::text, 'null')"
-
-
-def _number(expression):
-    return f"coalesce(({expression})::text, 'null')"
-
-
-# The canonical form of lib/chain.py built by PostgreSQL, byte for byte:
-# to_json() escapes a string exactly as Python's json.dumps(ensure_ascii=False)
-# does (\" \\ \b \f \n \r \t, other control characters as lowercase
-# \u00xx, everything else as is), integers print the same. Hashing a million
-# events this way takes seconds where decoding them into Python takes tens
-# (setup/bench_audit.py); tests hold the two forms equal, including escapes.
-CANONICAL_SQL = (
-    f"'[\"{FORMAT}\",' || "
-    + " || ',' || ".join(
-        [
-            _number("company_id"),
-            _number("sequence"),
-            _json("prev_hash"),
-            _json("to_char(event_date, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"),
-            _json("event_type"),
-            _number("user_id"),
-            _number("integration_user_id"),
-            _number("endpoint_id"),
-            _number("flow_id"),
-            _number("message_id"),
-            _json("correlation_id"),
-            _json("res_model"),
-            _number("res_id"),
-            _json("summary"),
-            _json("facts"),
-        ]
-    )
-    + " || ']'"
-)
-
-#: the first row of a chain that does not hold, with what is wrong with it
-FIRST_BREAK_SQL = f"""
-WITH rows AS (
-    SELECT sequence, prev_hash, hash,
-           encode(sha256(convert_to({CANONICAL_SQL}, 'UTF8')), 'hex') AS computed,
-           lag(sequence) OVER w AS before_sequence,
-           lag(hash) OVER w AS before_hash
-      FROM fi_audit_event
-     WHERE company_id = %(company)s AND sequence IS NOT NULL
-    WINDOW w AS (ORDER BY sequence)
-)
-SELECT r.sequence, r.prev_hash, r.hash, r.computed,
-       COALESCE(r.before_sequence, %(anchor_seq)s),
-       COALESCE(r.before_hash, %(anchor_hash)s), s.hash
-  FROM rows r
-  LEFT JOIN unnest(%(signed_seq)s::integer[], %(signed_hash)s::text[])
-       AS s(sequence, hash) ON s.sequence = r.sequence
- WHERE r.sequence <> COALESCE(r.before_sequence, %(anchor_seq)s) + 1
-    OR r.prev_hash IS DISTINCT FROM COALESCE(r.before_hash, %(anchor_hash)s)
-    OR r.computed IS DISTINCT FROM r.hash
-    OR (s.hash IS NOT NULL AND s.hash <> r.computed)
- ORDER BY r.sequence
- LIMIT 1
-"""
+#: lines hashed per batch (PostgreSQL builds the next ones meanwhile)
+BATCH = 10000
 
 
 class FiAuditVerification(models.Model):
@@ -119,7 +64,7 @@ class FiAuditVerification(models.Model):
             (company_id,),
         )
         first, last = cr.fetchone()
-        counter = [0]
+        checked = 0
         if brk is None and first is not None:
             anchor_seq, anchor_hash = first - 1, GENESIS
             if first > 1:
@@ -132,14 +77,15 @@ class FiAuditVerification(models.Model):
                         f"first kept sequence {first}",
                     )
             if brk is None:
-                brk = self._fi_first_break(company_id, anchor_seq, anchor_hash, signed)
-            counter[0] = (brk.sequence if brk else last + 1) - first
+                brk, checked = self._fi_first_break(
+                    company_id, anchor_seq, anchor_hash, signed
+                )
         if brk is None and signed and max(signed) > (last or 0):
             brk = Break((last or 0) + 1, "gap", max(signed), last or 0)
         return {
             "company_id": company_id,
             "state": "broken" if brk else "ok",
-            "events_checked": counter[0],
+            "events_checked": checked,
             "checkpoints_checked": len(checkpoints),
             "first_sequence": first or 0,
             "last_sequence": last or 0,
@@ -154,29 +100,17 @@ class FiAuditVerification(models.Model):
 
     @api.model
     def _fi_first_break(self, company_id, anchor_seq, anchor_hash, signed):
-        """The first Break of a chain (as lib.chain.first_break finds it), or
-        None; hashes recomputed by the database (CANONICAL_SQL)."""
-        self.env.cr.execute(
-            FIRST_BREAK_SQL,
-            {
-                "company": company_id,
-                "anchor_seq": anchor_seq,
-                "anchor_hash": anchor_hash,
-                "signed_seq": list(signed),
-                "signed_hash": list(signed.values()),
-            },
+        """The first Break of a company's sealed rows after the anchor (the
+        genesis or a signed checkpoint), or None; and the rows that hold."""
+        self.env.flush_all()
+        checker = EventChecker(company_id, anchor_seq, anchor_hash, signed)
+        sink = CopySink(checker, batch=BATCH)
+        self.env.cr.copy_expert(
+            copy_sql(f"company_id = {int(company_id)} AND sequence IS NOT NULL"),
+            sink,
         )
-        row = self.env.cr.fetchone()
-        if not row:
-            return None
-        sequence, prev_hash, stored, computed, before_seq, before_hash, cp = row
-        if sequence != before_seq + 1:
-            return Break(before_seq + 1, "gap", before_seq + 1, sequence)
-        if prev_hash != before_hash:
-            return Break(sequence, "link", before_hash, prev_hash)
-        if computed != stored:
-            return Break(sequence, "changed", computed, stored)
-        return Break(sequence, "checkpoint", cp, computed)
+        sink.flush()
+        return checker.brk, checker.count
 
     @api.model
     def _fi_verify(self, companies=None):
