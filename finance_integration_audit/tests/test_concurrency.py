@@ -10,7 +10,7 @@ from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, tagged
 
 from ..lib.chain import first_break
-from ..models.fi_audit_event import HASHED_SQL
+from ..models.fi_audit_event import HASHED_SQL, SEAL_CHANNEL
 
 WRITERS = 16
 TRANSACTIONS = 12
@@ -34,6 +34,9 @@ class TestConcurrency(BaseCase):
         with cls.db.cursor() as cr:
             env = cls.env_of(cr)
             cls.company_id = env["res.company"].create({"name": "Audit concurrency"}).id
+            cls.late_company_id = (
+                env["res.company"].create({"name": "Audit late committer"}).id
+            )
 
     @classmethod
     def env_of(cls, cr):
@@ -43,17 +46,21 @@ class TestConcurrency(BaseCase):
     @classmethod
     def tearDownClass(cls):
         with cls.db.cursor() as cr:
+            # the seal jobs the committing writers enqueued (no job runner here)
+            cr.execute("DELETE FROM queue_job WHERE channel = %s", (SEAL_CHANNEL,))
             cr.execute("ALTER TABLE fi_audit_event DISABLE TRIGGER USER")
+            companies = (cls.company_id, cls.late_company_id)
             cr.execute(
-                "DELETE FROM fi_audit_event WHERE company_id = %s", (cls.company_id,)
+                "DELETE FROM fi_audit_event WHERE company_id IN %s", (companies,)
             )
             cr.execute("ALTER TABLE fi_audit_event ENABLE TRIGGER USER")
             env = cls.env_of(cr)
-            try:
-                with cr.savepoint():
-                    env["res.company"].browse(cls.company_id).unlink()
-            except Exception:  # noqa: BLE001 - a company may keep references
-                env["res.company"].browse(cls.company_id).active = False
+            for company_id in companies:
+                try:
+                    with cr.savepoint():
+                        env["res.company"].browse(company_id).unlink()
+                except Exception:  # noqa: BLE001 - a company may keep references
+                    env["res.company"].browse(company_id).active = False
         super().tearDownClass()
 
     def writer(self, index, errors):
@@ -117,3 +124,60 @@ class TestConcurrency(BaseCase):
         self.assertNotIn("test.rolled_back", {r[4] for r in rows})
         facts = {(r[14]) for r in rows}
         self.assertEqual(len(facts), committed, "every committed event exactly once")
+
+    def run_seal_jobs(self):
+        """Run the pending seal jobs as the job runner would; how many ran."""
+        from odoo.addons.queue_job.job import Job
+
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            cr.execute(
+                "SELECT uuid FROM queue_job WHERE channel = %s AND state = 'pending' "
+                "ORDER BY id",
+                (SEAL_CHANNEL,),
+            )
+            uuids = [row[0] for row in cr.fetchall()]
+            for uuid in uuids:
+                job = Job.load(env, uuid)
+                job.set_started()
+                job.store()
+                job.perform()
+                job.set_done()
+                job.store()
+            cr.commit()
+        return len(uuids)
+
+    def test_seal_job_seals_a_late_committer_after_the_early_one_never_skipping_it(
+        self,
+    ):
+        self.run_seal_jobs()  # whatever an earlier test left
+        late = self.db.cursor()
+        try:
+            late_env = self.env_of(late)
+            late_event = late_env["fi.audit"]._fi_event(
+                "test.late",
+                "id drawn first, committed last",
+                company=late_env["res.company"].browse(self.late_company_id),
+            )
+            late_env.flush_all()
+            with self.db.cursor() as early:
+                early_env = self.env_of(early)
+                early_event = early_env["fi.audit"]._fi_event(
+                    "test.early",
+                    "id drawn second, committed first",
+                    company=early_env["res.company"].browse(self.late_company_id),
+                )
+                early.commit()  # enqueues a seal job
+            self.assertLess(late_event.id, early_event.id)
+            self.assertEqual(self.run_seal_jobs(), 1)
+            late.commit()  # enqueues a seal job of its own
+        finally:
+            late.close()
+        self.assertEqual(self.run_seal_jobs(), 1)
+        with self.db.cursor() as cr:
+            cr.execute(
+                "SELECT id, sequence FROM fi_audit_event WHERE id IN %s",
+                ((late_event.id, early_event.id),),
+            )
+            sequences = dict(cr.fetchall())
+        self.assertEqual(sequences[late_event.id], sequences[early_event.id] + 1)
