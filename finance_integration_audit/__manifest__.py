@@ -11,7 +11,7 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "installable": True,
-    "depends": ["finance_integration_core", "mail", "queue_job"],
+    "depends": ["finance_integration_core", "account", "mail", "queue_job"],
     "external_dependencies": {"python": ["cryptography"]},
     "data": [
         "security/security.xml",
@@ -19,6 +19,7 @@
         "data/ir_cron_data.xml",
         "data/queue_job_data.xml",
         "views/fi_audit_views.xml",
+        "views/account_views.xml",
         "views/menus.xml",
     ],
 }
