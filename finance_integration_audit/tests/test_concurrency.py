@@ -4,12 +4,14 @@ chain, rolled-back events absent."""
 
 import threading
 import time
+from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, tagged
 
 from ..lib.chain import first_break
+from ..models import fi_audit_verification as verification
 from ..models.fi_audit_event import HASHED_SQL, SEAL_CHANNEL
 
 WRITERS = 16
@@ -37,6 +39,9 @@ class TestConcurrency(BaseCase):
             cls.late_company_id = (
                 env["res.company"].create({"name": "Audit late committer"}).id
             )
+            cls.split_company_id = (
+                env["res.company"].create({"name": "Audit long chain"}).id
+            )
 
     @classmethod
     def env_of(cls, cr):
@@ -49,7 +54,7 @@ class TestConcurrency(BaseCase):
             # the seal jobs the committing writers enqueued (no job runner here)
             cr.execute("DELETE FROM queue_job WHERE channel = %s", (SEAL_CHANNEL,))
             cr.execute("ALTER TABLE fi_audit_event DISABLE TRIGGER USER")
-            companies = (cls.company_id, cls.late_company_id)
+            companies = (cls.company_id, cls.late_company_id, cls.split_company_id)
             cr.execute(
                 "DELETE FROM fi_audit_event WHERE company_id IN %s", (companies,)
             )
@@ -181,3 +186,56 @@ class TestConcurrency(BaseCase):
             )
             sequences = dict(cr.fetchall())
         self.assertEqual(sequences[late_event.id], sequences[early_event.id] + 1)
+
+    def check_company(self, company_id):
+        with self.db.cursor() as cr:
+            return self.env_of(cr)["fi.audit.verification"]._fi_check_company(
+                company_id
+            )
+
+    def tamper(self, company_id, sequence):
+        with self.db.cursor() as cr:
+            cr.execute("ALTER TABLE fi_audit_event DISABLE TRIGGER USER")
+            cr.execute(
+                "UPDATE fi_audit_event SET summary = 'tampered' "
+                "WHERE company_id = %s AND sequence = %s",
+                (company_id, sequence),
+            )
+            cr.execute("ALTER TABLE fi_audit_event ENABLE TRIGGER USER")
+
+    def test_long_chain_is_checked_in_two_halves_that_find_the_first_break(self):
+        company_id = self.split_company_id
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            company = env["res.company"].browse(company_id)
+            for index in range(40):
+                env["fi.audit"]._fi_event(
+                    "test.split", f"event {index}", company=company, facts={"i": index}
+                )
+            env["fi.audit.event"]._fi_seal()
+        halves = []
+        check_lines = verification.FiAuditVerification._fi_check_lines
+
+        def spy(model, cr, rows, *args):
+            halves.append(rows)
+            return check_lines(model, cr, rows, *args)
+
+        with (
+            patch.object(verification, "SPLIT_MIN_ROWS", 8),
+            patch.object(verification.FiAuditVerification, "_fi_check_lines", spy),
+        ):
+            found = self.check_company(company_id)
+            self.assertEqual((found["state"], found["events_checked"]), ("ok", 40))
+            self.assertEqual(len(halves), 2, "checked in two halves")
+            self.assertIn("sequence <= 20", halves[0] + halves[1])
+            self.tamper(company_id, 31)  # in the upper half
+            found = self.check_company(company_id)
+            self.assertEqual(
+                (found["break_sequence"], found["break_kind"]), (31, "changed")
+            )
+            self.tamper(company_id, 7)  # in the lower half: the first break
+            found = self.check_company(company_id)
+            self.assertEqual(
+                (found["break_sequence"], found["break_kind"]), (7, "changed")
+            )
+            self.assertEqual(found["events_checked"], 6)
