@@ -130,6 +130,20 @@ def is_audit_api(env):
     return env.context.get("fi_audit") is AUDIT_API
 
 
+def enqueue_seal_after_commit(registry):
+    """The post-commit hook of a transaction that appended events: enqueue a
+    seal job in a transaction of its own. Only a real commit runs it (a
+    rolled-back transaction enqueues nothing; Odoo's test cursors skip
+    post-commit hooks, so tests of other addons see no extra job). Should it
+    fail, the one-minute cron seals those events."""
+    try:
+        with registry.cursor() as cr:
+            cr.transaction = api.Transaction(registry)
+            api.Environment(cr, SUPERUSER_ID, {})["fi.audit.event"]._fi_enqueue_seal()
+    except Exception:  # noqa: BLE001 - the commit is done; the cron seals
+        _logger.exception("audit: seal job not enqueued, the cron will seal")
+
+
 class FiAuditEvent(models.Model):
     """One link of a company's audit chain."""
 
@@ -312,10 +326,11 @@ class FiAuditEvent(models.Model):
         event = self.sudo().with_context(fi_audit=AUDIT_API).create([values])
         # the database stamps the time (column default): read it from there
         event.invalidate_recordset(["event_date"])
-        precommit = self.env.cr.precommit
-        if not precommit.data.get("fi_audit_seal"):
-            precommit.data["fi_audit_seal"] = True
-            precommit.add(self.sudo()._fi_enqueue_seal)
+        postcommit = self.env.cr.postcommit
+        if not postcommit.data.get("fi_audit_seal"):
+            postcommit.data["fi_audit_seal"] = True
+            registry = self.env.registry
+            postcommit.add(lambda: enqueue_seal_after_commit(registry))
         return event
 
     # ------------------------------------------------------------------
@@ -477,21 +492,20 @@ class FiAuditEvent(models.Model):
 
     @api.model
     def _fi_enqueue_seal(self):
-        """Run when a transaction that appended events commits (a precommit
-        hook, so a rolled-back transaction enqueues nothing): one seal job on
-        the sealer's capacity-1 channel, unless one is waiting there already
-        (it will see these events: it starts after this commit)."""
-        self.env.flush_all()
+        """One seal job on the sealer's capacity-1 channel, unless one is
+        waiting there already (it starts after this and sees what committed
+        before). Run after the commit of a transaction that appended events
+        (:func:`enqueue_seal_after_commit`)."""
         self.env.cr.execute(
             "SELECT 1 FROM queue_job WHERE channel = %s AND state = 'pending' LIMIT 1",
             (SEAL_CHANNEL,),
         )
         if self.env.cr.fetchone():
-            return
+            return False
         self.with_user(SUPERUSER_ID).with_delay(
             channel=SEAL_CHANNEL, description="Seal the audit chain"
         )._fi_seal_job()
-        self.env.flush_all()
+        return True
 
     @api.model
     def _fi_seal_job(self):

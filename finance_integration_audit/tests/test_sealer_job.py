@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-"""The sealer as a queue job on a capacity-1 channel, enqueued by the
-transactions that append events (late committers: test_concurrency)."""
+"""The sealer as a queue job on a capacity-1 channel, enqueued after the
+commit of the transactions that append events (real commits and late
+committers: test_concurrency)."""
 
 from odoo import sql_db
 from odoo.tests import tagged
@@ -14,12 +15,15 @@ from .common import AuditCommon
 
 @tagged("post_install", "-at_install")
 class TestSealerJob(AuditCommon):
-    def test_committing_events_enqueues_one_seal_job_that_seals_them_in_order(self):
+    def test_appending_events_plans_one_seal_job_that_seals_them_in_order(self):
         with trap_jobs() as trap:
             first = self.event(summary="first of the transaction")
             second = self.event(summary="second of the transaction")
             trap.assert_jobs_count(0)  # nothing before the commit
-            self.env.cr.flush()  # what a commit runs: the precommit hooks
+            hooks = self.env.cr.postcommit
+            self.assertTrue(hooks.data.get("fi_audit_seal"), "one hook per commit")
+            # what the hook runs after the commit (in its own transaction)
+            self.assertTrue(self.events._fi_enqueue_seal())
             trap.assert_jobs_count(1, only=self.events._fi_seal_job)
             trap.assert_enqueued_job(
                 self.events._fi_seal_job, properties={"channel": SEAL_CHANNEL}
@@ -50,3 +54,11 @@ class TestSealerJob(AuditCommon):
             other.close()
         self.assertIn("events sealed", self.events._fi_seal_job())
         self.assertTrue(event.hash)
+
+    def test_a_waiting_seal_job_is_not_doubled(self):
+        self.event()
+        self.assertTrue(self.events._fi_enqueue_seal())
+        self.assertFalse(self.events._fi_enqueue_seal(), "one is waiting")
+        jobs = self.env["queue.job"].sudo().search([("channel", "=", SEAL_CHANNEL)])
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(jobs.method_name, "_fi_seal_job")
