@@ -11,13 +11,15 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "installable": True,
-    "depends": ["finance_integration_core", "mail"],
+    "depends": ["finance_integration_core", "account", "mail", "queue_job"],
     "external_dependencies": {"python": ["cryptography"]},
     "data": [
         "security/security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "data/queue_job_data.xml",
         "views/fi_audit_views.xml",
+        "views/account_views.xml",
         "views/menus.xml",
     ],
 }

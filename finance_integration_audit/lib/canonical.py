@@ -1,27 +1,31 @@
 """Canonical JSON for the audit chain: core's form, floats refused.
 
-Core's ``canonical_json`` turns anything it cannot encode into a string
-(``default=str``) and accepts floats; the chain must refuse what has no single
-exact encoding instead, so facts are checked first.
+Core's ``lib/hashing.canonical_json`` (the suite's one canonical form) turns
+anything it cannot encode into a string (``default=str``) and accepts floats;
+the chain must refuse what has no single exact encoding instead, so facts are
+checked first.
 
 >>> canonical_json({"b": 1, "a": ["x", None, True]})
 b'{"a":["x",null,true],"b":1}'
+>>> sha256_hex(b"")[:16]
+'e3b0c44298fc1c14'
 >>> canonical_facts({"amount": 1.5})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
 ValueError: facts.amount: float 1.5 has no exact canonical form; give money as ...
 """
 
-import json
+import importlib
 
-
-def canonical_json(value):
-    """Core's ``lib/hashing.canonical_json`` without its ``default=str``: the
-    same bytes for plain JSON values (a test holds the two equal), defined here
-    again because the offline verifier must run without Odoo installed."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+# Core's lib/hashing.py, imported under the package this addon was imported
+# under: odoo.addons.* in Odoo, the plain package for the offline verifier
+# (run from the folder holding both addons; core's lib imports no Odoo).
+_hashing = importlib.import_module(
+    __name__.partition("finance_integration_audit.")[0]
+    + "finance_integration_core.lib.hashing"
+)
+canonical_json = _hashing.canonical_json
+sha256_hex = _hashing.sha256_hex
 
 
 def check_plain(value, path="facts"):

@@ -25,10 +25,10 @@ True
 'changed'
 """
 
-import hashlib
+import json
 from collections import namedtuple
 
-from .canonical import canonical_json
+from .canonical import canonical_json, sha256_hex
 
 #: the version tag heading every canonical form
 FORMAT = "fi-audit/1"
@@ -62,7 +62,7 @@ def canonical_form(row):
 
 def event_hash(row):
     """Hex SHA-256 of the canonical form of ``row``."""
-    return hashlib.sha256(canonical_form(row)).hexdigest()
+    return sha256_hex(canonical_form(row))
 
 
 def seal(rows, sequence, prev_hash):
@@ -113,6 +113,111 @@ def describe(brk):
     )
 
 
+def event_line(row):
+    """The line form of a sealed ``row`` (FIELDS values then hash): its
+    canonical form with the hash appended as a last element, as exported and
+    as checked (:class:`EventChecker`)."""
+    return canonical_form(row[:-1])[:-1] + b',"' + row[-1].encode("ascii") + b'"]\n'
+
+
+class EventChecker:
+    """Checks event lines in chain order, fed in batches: the one check of
+    both verifiers (the offline one over the lines of an export file, the one
+    in Odoo over the lines PostgreSQL streams, lib/pgcopy.py).
+
+    A line is :func:`event_line`: the bytes before its last element are what
+    was hashed, so a line is hashed as read, with core's ``sha256_hex``;
+    sequence and previous hash are compared at the head of the line without
+    decoding it. A line that does not look like the expected one is decoded
+    to say what is wrong with it (:meth:`_diagnose`).
+
+    ``sequence``, ``prev_hash``: the link the first line follows (the genesis
+    or a signed checkpoint); ``signed``: {sequence: hash} of the checkpoints
+    whose signatures were checked; ``line_no``: lines before the first one.
+    After :meth:`feed`: ``brk`` (the first :class:`Break` or None),
+    ``count`` (lines that hold), ``sequence`` (the last sequence that holds)
+    and ``line_no`` (of the break, else of the last line).
+    """
+
+    def __init__(self, company_id, sequence, prev_hash, signed=None, line_no=0):
+        self.company_id = company_id
+        self.sequence = sequence
+        self.prev_hash = prev_hash
+        self.signed = signed or {}
+        self.line_no = line_no
+        self.start = sequence
+        self.brk = None
+        self._head = b'["%s",%d,' % (FORMAT.encode("ascii"), company_id)
+
+    @property
+    def count(self):
+        """Lines checked that hold."""
+        return self.sequence - self.start
+
+    def feed(self, lines):
+        """Check ``lines`` (bytes, newline optional); False once broken."""
+        if self.brk is not None:
+            return False
+        sha = sha256_hex
+        signed = self.signed
+        head = self._head
+        sequence = self.sequence
+        prev = self.prev_hash.encode("ascii")
+        line_no = self.line_no
+        for line in lines:
+            line_no += 1
+            body = line.rstrip(b"\r\n")
+            digest = sha(body[:-68] + b"]")
+            if not (
+                body.startswith(b'%s%d,"%s",' % (head, sequence + 1, prev))
+                and body.endswith(b',"%s"]' % digest.encode("ascii"))
+            ):
+                self.brk, digest = self._diagnose(body, line_no, sequence, prev)
+                if self.brk is not None:
+                    break
+            expected = signed.get(sequence + 1)
+            if expected is not None and expected != digest:
+                self.brk = Break(sequence + 1, "checkpoint", expected, digest)
+                break
+            sequence += 1
+            prev = digest.encode("ascii")
+        self.sequence = sequence
+        self.prev_hash = prev.decode("ascii")
+        self.line_no = line_no
+        return self.brk is None
+
+    def _diagnose(self, body, line_no, sequence, prev):
+        """(Break or None, digest) of a line that is not the expected one;
+        ValueError naming the line when it is no event line at all."""
+        try:
+            row = json.loads(body)
+        except ValueError:
+            row = None
+        if not (
+            isinstance(row, list)
+            and len(row) == len(FIELDS) + 2
+            and row[0] == FORMAT
+            and isinstance(row[1 + SEQ], int)
+        ):
+            raise ValueError(f"line {line_no}: not an event line of {FORMAT}")
+        if row[1] != self.company_id:
+            raise ValueError(f"line {line_no}: event of another company")
+        found_seq = row[1 + SEQ]
+        if found_seq != sequence + 1:
+            kind = "gap" if found_seq > sequence + 1 else "order"
+            return Break(sequence + 1, kind, sequence + 1, found_seq), None
+        prev_hash = prev.decode("ascii")
+        if row[1 + PREV] != prev_hash:
+            return Break(found_seq, "link", prev_hash, row[1 + PREV]), None
+        tail = b"," + canonical_json(row[-1]) + b"]"
+        if not body.endswith(tail):
+            raise ValueError(f"line {line_no}: not in canonical form")
+        digest = sha256_hex(body[: -len(tail)] + b"]")
+        if digest != row[-1]:
+            return Break(found_seq, "changed", digest, row[-1]), None
+        return None, digest
+
+
 def first_break(rows, sequence=0, prev_hash=GENESIS, checkpoints=None):
     """The first :class:`Break` in ``rows``, or None when the chain holds.
 
@@ -120,21 +225,11 @@ def first_break(rows, sequence=0, prev_hash=GENESIS, checkpoints=None):
     starting right after (``sequence``, ``prev_hash``) - the genesis or a
     signed checkpoint. ``checkpoints``: {sequence: signed hash} of checkpoints
     whose signature was already checked; the row at each must carry that hash.
+    The rows are checked as lines (:class:`EventChecker`).
     """
-    checkpoints = checkpoints or {}
-    for row in rows:
-        found_seq = row[SEQ]
-        if found_seq != sequence + 1:
-            kind = "gap" if found_seq > sequence + 1 else "order"
-            return Break(sequence + 1, kind, sequence + 1, found_seq)
-        sequence = found_seq
-        if row[PREV] != prev_hash:
-            return Break(sequence, "link", prev_hash, row[PREV])
-        digest = event_hash(row[:-1])
-        if digest != row[-1]:
-            return Break(sequence, "changed", digest, row[-1])
-        signed = checkpoints.get(sequence)
-        if signed is not None and signed != digest:
-            return Break(sequence, "checkpoint", signed, digest)
-        prev_hash = digest
-    return None
+    rows = list(rows)
+    if not rows:
+        return None
+    checker = EventChecker(rows[0][0], sequence, prev_hash, checkpoints)
+    checker.feed(event_line(row) for row in rows)
+    return checker.brk

@@ -23,10 +23,9 @@ events in a few seconds). Any change to those bytes changes the hash; the
 hash is tied to the next row's previous hash and to the signed checkpoints.
 """
 
-import hashlib
 import json
 
-from .chain import FIELDS, FORMAT, GENESIS, Break, canonical_form
+from .chain import FIELDS, GENESIS, Break, EventChecker, event_line
 from .signing import verify_checkpoint
 
 EXPORT_FORMAT = "fi-audit-export/1"
@@ -42,17 +41,18 @@ def header(company_id, anchor_sequence, anchor_hash, public_keys):
     }
 
 
-def event_line(row):
-    """The export line of ``row`` (FIELDS values then hash)."""
-    return canonical_form(row[:-1])[:-1] + b',"' + row[-1].encode("ascii") + b'"]\n'
-
-
-def write_export(stream, head, checkpoints, rows):
-    """Write an export to the binary ``stream``; returns the number of rows."""
+def write_head(stream, head, checkpoints):
+    """Write the header and checkpoint lines of an export to ``stream``."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     stream.write(dumps(head).encode("utf-8") + b"\n")
     for checkpoint in checkpoints:
         stream.write(dumps({"checkpoint": checkpoint}).encode("utf-8") + b"\n")
+
+
+def write_export(stream, head, checkpoints, rows):
+    """Write an export to the binary ``stream``; returns the number of rows
+    (in Odoo, the event lines come from PostgreSQL instead: lib/pgcopy.py)."""
+    write_head(stream, head, checkpoints)
     count = 0
     for row in rows:
         stream.write(event_line(row))
@@ -130,51 +130,23 @@ def verify_lines(lines, public_keys):
     return _verify_events(first_event, lines, anchor_seq, anchor_hash, signed, head)
 
 
-_PREFIX = b'["' + FORMAT.encode("ascii") + b'"'
-
-
 def _verify_events(first, lines, sequence, prev_hash, signed, head):
     """Check the event lines; ``first`` is the first one, already read."""
-    sha256 = hashlib.sha256
-    company = str(head["company_id"]).encode("ascii")
-    count = 0
-    line_no = 1 + 1 + len(signed)
-    brk = None
-    for line in _chain_first(first, lines):
-        line_no += 1
-        body = line.rstrip(b"\r\n")
-        parts = body.split(b",", 4)
-        if len(parts) < 5 or parts[0] != _PREFIX or body[-68:-66] != b',"':
-            raise ValueError(f"line {line_no}: not an event line of {FORMAT}")
-        if parts[1] != company:
-            raise ValueError(f"line {line_no}: event of another company")
-        found_seq = int(parts[2])
-        if found_seq != sequence + 1:
-            kind = "gap" if found_seq > sequence + 1 else "order"
-            brk = Break(sequence + 1, kind, sequence + 1, found_seq)
-            break
-        sequence = found_seq
-        found_prev = parts[3][1:-1].decode("ascii")
-        if found_prev != prev_hash:
-            brk = Break(sequence, "link", prev_hash, found_prev)
-            break
-        found = body[-66:-2].decode("ascii")
-        digest = sha256(body[:-68] + b"]").hexdigest()
-        if digest != found:
-            brk = Break(sequence, "changed", digest, found)
-            break
-        expected = signed.get(sequence)
-        if expected is not None and expected != digest:
-            brk = Break(sequence, "checkpoint", expected, digest)
-            break
-        prev_hash = digest
-        count += 1
-    last_signed = max((s for s in signed if s <= sequence), default=0)
-    return Result(brk, count, sequence, last_signed, line=line_no if brk else None)
+    checker = EventChecker(
+        head["company_id"], sequence, prev_hash, signed, line_no=1 + len(signed)
+    )
+    if first is not None:
+        checker.feed(_chain_first(first, lines))
+    last_signed = max((s for s in signed if s <= checker.sequence), default=0)
+    return Result(
+        checker.brk,
+        checker.count,
+        checker.sequence,
+        last_signed,
+        line=checker.line_no if checker.brk else None,
+    )
 
 
 def _chain_first(first, lines):
-    if first is None:
-        return
     yield first
     yield from lines

@@ -6,3 +6,4 @@ from . import fi_audit_config
 from . import fi_audit_recorders
 from . import fi_audit_retention
 from . import res_company
+from . import account_audit

@@ -163,6 +163,10 @@ class FiAuditCheckpoint(models.Model):
     def _cron_fi_checkpoint(self):
         self._fi_sign_heads()
 
+    @api.model
+    def action_checkpoint_now(self):
+        return self.env["fi.audit.verification"].action_checkpoint_now()
+
 
 class FiAuditKey(models.Model):
     """A public key that signed checkpoints, kept for verifiers after the

@@ -11,10 +11,11 @@ import psycopg2
 from psycopg2 import errorcodes
 from psycopg2.extras import execute_values
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.finance_integration_core.models.fi_message import LogReference
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..lib.canonical import canonical_facts
 from ..lib.chain import GENESIS, seal
@@ -37,6 +38,8 @@ UNSEALED_SQL = """company_id,
     res_model, res_id, summary, facts"""
 #: events sealed per statement
 SEAL_BATCH = 5000
+#: the queue_job channel of the sealer (capacity 1: data/queue_job_data.xml)
+SEAL_CHANNEL = "root.fi_audit_seal"
 
 # Refuses from raw SQL what the ORM refuses: any UPDATE but the sealer's one
 # fill of sequence, prev_hash and hash (from NULL, every other column
@@ -125,6 +128,20 @@ VALUES %s
 
 def is_audit_api(env):
     return env.context.get("fi_audit") is AUDIT_API
+
+
+def enqueue_seal_after_commit(registry):
+    """The post-commit hook of a transaction that appended events: enqueue a
+    seal job in a transaction of its own. Only a real commit runs it (a
+    rolled-back transaction enqueues nothing; Odoo's test cursors skip
+    post-commit hooks, so tests of other addons see no extra job). Should it
+    fail, the one-minute cron seals those events."""
+    try:
+        with registry.cursor() as cr:
+            cr.transaction = api.Transaction(registry)
+            api.Environment(cr, SUPERUSER_ID, {})["fi.audit.event"]._fi_enqueue_seal()
+    except Exception:  # noqa: BLE001 - the commit is done; the cron seals
+        _logger.exception("audit: seal job not enqueued, the cron will seal")
 
 
 class FiAuditEvent(models.Model):
@@ -309,6 +326,11 @@ class FiAuditEvent(models.Model):
         event = self.sudo().with_context(fi_audit=AUDIT_API).create([values])
         # the database stamps the time (column default): read it from there
         event.invalidate_recordset(["event_date"])
+        postcommit = self.env.cr.postcommit
+        if not postcommit.data.get("fi_audit_seal"):
+            postcommit.data["fi_audit_seal"] = True
+            registry = self.env.registry
+            postcommit.add(lambda: enqueue_seal_after_commit(registry))
         return event
 
     # ------------------------------------------------------------------
@@ -328,17 +350,20 @@ class FiAuditEvent(models.Model):
             with cr.savepoint(flush=False):
                 cr.execute(
                     "SELECT message_horizon FROM fi_audit_sealer WHERE id = 1 "
-                    "FOR UPDATE NOWAIT"
+                    "FOR UPDATE SKIP LOCKED"
                 )
-                (horizon,) = cr.fetchone()
+                row = cr.fetchone()
         except psycopg2.OperationalError as err:
             if err.pgcode not in (
                 errorcodes.LOCK_NOT_AVAILABLE,
                 errorcodes.SERIALIZATION_FAILURE,
             ):
                 raise
+            row = None
+        if row is None:
             _logger.info("audit sealer: another sealer holds the chain")
             return None
+        (horizon,) = row
         cr.execute(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
             "pg_current_xact_id_if_assigned()::text::bigint"
@@ -466,7 +491,40 @@ class FiAuditEvent(models.Model):
         return 0, GENESIS
 
     @api.model
+    def _fi_enqueue_seal(self):
+        """One seal job on the sealer's capacity-1 channel, unless one is
+        waiting there already (it starts after this and sees what committed
+        before). Run after the commit of a transaction that appended events
+        (:func:`enqueue_seal_after_commit`)."""
+        self.env.cr.execute(
+            "SELECT 1 FROM queue_job WHERE channel = %s AND state = 'pending' LIMIT 1",
+            (SEAL_CHANNEL,),
+        )
+        if self.env.cr.fetchone():
+            return False
+        self.with_user(SUPERUSER_ID).with_delay(
+            channel=SEAL_CHANNEL, description="Seal the audit chain"
+        )._fi_seal_job()
+        return True
+
+    @api.model
+    def _fi_seal_job(self):
+        """The sealer as a queue job (channel root.fi_audit_seal, capacity 1:
+        one sealer at a time; the lock row guards it all the same)."""
+        count = self._fi_seal()
+        if count is None:
+            # another sealer (the cron, "Seal now") holds the chain and may
+            # have started before the events of this job committed
+            raise RetryableJobError(
+                "another sealer holds the audit chain", seconds=5, ignore_retry=True
+            )
+        return f"{count} events sealed"
+
+    @api.model
     def _cron_fi_seal(self):
+        """The fallback sealer: events of transactions whose seal job was
+        taken by a sealer that started before they committed, and the
+        messages chained from their rows (intake enqueues nothing)."""
         self._fi_seal()
 
     def action_seal_now(self):

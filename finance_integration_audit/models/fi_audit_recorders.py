@@ -8,8 +8,12 @@ import hashlib
 
 from odoo import api, models, tools
 
+from .account_audit import TOUCHED
+
 #: value maps consulted by the processing of the current message
 VALUE_MAPS = "fi_audit_value_maps"
+#: the records the last handler touched, until its message is marked done
+TOUCHED_BY_HANDLER = "fi_audit_touched_by_handler"
 
 
 class FiChangeLog(models.Model):
@@ -118,8 +122,13 @@ class FiMessage(models.Model):
         return dict(sorted(used.items())) or None
 
     def _fi_run_handler(self):
-        self.env.cr.cache.pop(VALUE_MAPS, None)
-        result = super()._fi_run_handler()
+        cache = self.env.cr.cache
+        cache.pop(VALUE_MAPS, None)
+        cache[TOUCHED] = {}  # filled by account_audit.note_touched
+        try:
+            result = super()._fi_run_handler()
+        finally:
+            cache[TOUCHED_BY_HANDLER] = cache.pop(TOUCHED, None)
         if self.flow_id.schema_json:
             self._fi_audit(
                 "message.validated",
@@ -138,7 +147,34 @@ class FiMessage(models.Model):
             },
             record=record,
         )
+        self._fi_audit_touched(record)
         return result
+
+    def _fi_audit_touched(self, main):
+        """One event per accounting record the handler created or changed
+        besides its main record (``main``): the chain names each of them, and
+        each is found from its own audit trail."""
+        touched = self.env.cr.cache.pop(TOUCHED_BY_HANDLER, None) or {}
+        main_key = (main._name, main.id) if main else None
+        for (model, record_id), change in sorted(touched.items()):
+            if (model, record_id) == main_key:
+                continue
+            record = self.env[model].sudo().browse(record_id).exists()
+            if not record:  # created and removed again by the handler
+                continue
+            self.env["fi.audit"]._fi_event(
+                f"record.{change}",
+                f"{self.display_name}: {record.display_name} {change}",
+                record=record,
+                message=self,
+                facts={
+                    "change": change,
+                    "model": model,
+                    "res_id": record_id,
+                    "main_model": main_key[0] if main_key else None,
+                    "main_id": main_key[1] if main_key else None,
+                },
+            )
 
     def _fi_mark_ignored(self, reason):
         result = super()._fi_mark_ignored(reason)
@@ -146,6 +182,8 @@ class FiMessage(models.Model):
         return result
 
     def _fi_handle_failure(self, err):
+        # what the handler touched was rolled back with its savepoint
+        self.env.cr.cache.pop(TOUCHED_BY_HANDLER, None)
         result = super()._fi_handle_failure(err)
         kind = {"failed": "message.failed", "dead": "message.dead"}.get(
             self.state, "message.retry_scheduled"

@@ -10,8 +10,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..lib.chain import GENESIS
-from ..lib.export import header, write_export
-from .fi_audit_event import AUDIT_API, HASHED_SQL
+from ..lib.export import header, write_head
+from ..lib.pgcopy import copy_sql
+from .fi_audit_event import AUDIT_API
 
 _logger = logging.getLogger(__name__)
 
@@ -76,20 +77,21 @@ class FiAuditEvent(models.Model):
         keys = self.env["fi.audit.key"]._fi_public_keys()
         own_stream = stream is None
         stream = io.BytesIO() if own_stream else stream
-        with cr._cnx.cursor(name="fi_audit_export") as rows:
-            rows.itersize = 20000
-            rows.execute(
-                f"SELECT {HASHED_SQL}, hash FROM fi_audit_event "
-                "WHERE company_id = %s AND sequence > %s AND sequence <= %s "
-                "ORDER BY sequence",
-                (company.id, anchor_seq, end),
-            )
-            write_export(
-                stream,
-                header(company.id, anchor_seq, anchor_hash, keys),
-                [cp._fi_as_dict() for cp in included],
-                rows,
-            )
+        write_head(
+            stream,
+            header(company.id, anchor_seq, anchor_hash, keys),
+            [cp._fi_as_dict() for cp in included],
+        )
+        # the event lines as PostgreSQL builds them for the verification
+        # (lib/pgcopy.py), streamed straight into the file
+        self.env.flush_all()
+        cr.copy_expert(
+            copy_sql(
+                f"company_id = {int(company.id)} AND sequence > {int(anchor_seq)} "
+                f"AND sequence <= {int(end)}"
+            ),
+            stream,
+        )
         data = stream.getvalue() if own_stream else None
         segment = self.env["fi.audit.segment"]
         if closing:

@@ -1,78 +1,32 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Verification runs: recompute every hash and signature of a chain, record
-the first broken link and alert the company's audit owner."""
+the first broken link and alert the company's audit owner.
 
+The rows are not read through the ORM nor decoded into Python values:
+PostgreSQL streams each row as its event line (lib/pgcopy.py, COPY) and the
+offline verifier's own check (lib/chain.py EventChecker, core's sha256_hex)
+hashes the lines while PostgreSQL builds the next ones."""
+
+import logging
+import threading
 import time
 
-from odoo import _, api, fields, models
+import psycopg2
 
-from ..lib.chain import FORMAT, GENESIS, Break, describe
+from odoo import _, api, fields, models, sql_db
+from odoo.exceptions import AccessError
+
+from ..lib.chain import GENESIS, Break, EventChecker, describe
 from ..lib.export import check_checkpoints
+from ..lib.pgcopy import CopySink, copy_sql
 from .fi_audit_checkpoint import trusted_public_keys
 
+_logger = logging.getLogger(__name__)
 
-def _json(expression):
-    return f"coalesce(to_json({expression})::text, 'null')"
-
-
-def _number(expression):
-    return f"coalesce(({expression})::text, 'null')"
-
-
-# The canonical form of lib/chain.py built by PostgreSQL, byte for byte:
-# to_json() escapes a string exactly as Python's json.dumps(ensure_ascii=False)
-# does (\" \\ \b \f \n \r \t, other control characters as lowercase
-# \u00xx, everything else as is), integers print the same. Hashing a million
-# events this way takes seconds where decoding them into Python takes tens
-# (setup/bench_audit.py); tests hold the two forms equal, including escapes.
-CANONICAL_SQL = (
-    f"'[\"{FORMAT}\",' || "
-    + " || ',' || ".join(
-        [
-            _number("company_id"),
-            _number("sequence"),
-            _json("prev_hash"),
-            _json("to_char(event_date, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"),
-            _json("event_type"),
-            _number("user_id"),
-            _number("integration_user_id"),
-            _number("endpoint_id"),
-            _number("flow_id"),
-            _number("message_id"),
-            _json("correlation_id"),
-            _json("res_model"),
-            _number("res_id"),
-            _json("summary"),
-            _json("facts"),
-        ]
-    )
-    + " || ']'"
-)
-
-#: the first row of a chain that does not hold, with what is wrong with it
-FIRST_BREAK_SQL = f"""
-WITH rows AS (
-    SELECT sequence, prev_hash, hash,
-           encode(sha256(convert_to({CANONICAL_SQL}, 'UTF8')), 'hex') AS computed,
-           lag(sequence) OVER w AS before_sequence,
-           lag(hash) OVER w AS before_hash
-      FROM fi_audit_event
-     WHERE company_id = %(company)s AND sequence IS NOT NULL
-    WINDOW w AS (ORDER BY sequence)
-)
-SELECT r.sequence, r.prev_hash, r.hash, r.computed,
-       COALESCE(r.before_sequence, %(anchor_seq)s),
-       COALESCE(r.before_hash, %(anchor_hash)s), s.hash
-  FROM rows r
-  LEFT JOIN unnest(%(signed_seq)s::integer[], %(signed_hash)s::text[])
-       AS s(sequence, hash) ON s.sequence = r.sequence
- WHERE r.sequence <> COALESCE(r.before_sequence, %(anchor_seq)s) + 1
-    OR r.prev_hash IS DISTINCT FROM COALESCE(r.before_hash, %(anchor_hash)s)
-    OR r.computed IS DISTINCT FROM r.hash
-    OR (s.hash IS NOT NULL AND s.hash <> r.computed)
- ORDER BY r.sequence
- LIMIT 1
-"""
+#: lines hashed per batch (PostgreSQL builds the next ones meanwhile)
+BATCH = 10000
+#: from this many rows on, two connections check a chain's halves at once
+SPLIT_MIN_ROWS = 100000
 
 
 class FiAuditVerification(models.Model):
@@ -93,6 +47,11 @@ class FiAuditVerification(models.Model):
     first_sequence = fields.Integer(readonly=True)
     last_sequence = fields.Integer(readonly=True)
     signed_sequence = fields.Integer("Signed Up To", readonly=True)
+    unsigned_events = fields.Integer(
+        readonly=True,
+        help="Events after the last signed checkpoint: chained, but not yet "
+        "covered by a signature (Checkpoint Now signs the head).",
+    )
     break_sequence = fields.Integer("Broken At Sequence", readonly=True)
     break_kind = fields.Char(readonly=True)
     expected = fields.Char(readonly=True)
@@ -119,7 +78,7 @@ class FiAuditVerification(models.Model):
             (company_id,),
         )
         first, last = cr.fetchone()
-        counter = [0]
+        checked = 0
         if brk is None and first is not None:
             anchor_seq, anchor_hash = first - 1, GENESIS
             if first > 1:
@@ -132,51 +91,145 @@ class FiAuditVerification(models.Model):
                         f"first kept sequence {first}",
                     )
             if brk is None:
-                brk = self._fi_first_break(company_id, anchor_seq, anchor_hash, signed)
-            counter[0] = (brk.sequence if brk else last + 1) - first
+                brk, checked = self._fi_first_break(
+                    company_id, anchor_seq, anchor_hash, signed, last
+                )
         if brk is None and signed and max(signed) > (last or 0):
             brk = Break((last or 0) + 1, "gap", max(signed), last or 0)
+        signed_up_to = max((s for s in signed if s <= (last or 0)), default=0)
+        unsigned = (last or 0) - signed_up_to
+        if brk:
+            summary = describe(brk)
+        elif unsigned:
+            summary = _(
+                "chain intact; %(count)s events after the last checkpoint "
+                "(sequences %(first)s to %(last)s) not yet signed",
+                count=unsigned,
+                first=signed_up_to + 1,
+                last=last,
+            )
+        else:
+            summary = _("chain intact, signed up to its head")
         return {
             "company_id": company_id,
             "state": "broken" if brk else "ok",
-            "events_checked": counter[0],
+            "events_checked": checked,
             "checkpoints_checked": len(checkpoints),
             "first_sequence": first or 0,
             "last_sequence": last or 0,
-            "signed_sequence": max((s for s in signed if s <= (last or 0)), default=0),
+            "signed_sequence": signed_up_to,
+            "unsigned_events": unsigned,
             "break_sequence": brk.sequence if brk else 0,
             "break_kind": brk.kind if brk else False,
             "expected": str(brk.expected) if brk else False,
             "found": str(brk.found) if brk else False,
-            "summary": describe(brk) if brk else _("chain intact"),
+            "summary": summary,
             "duration_ms": round((time.monotonic() - started) * 1000),
         }
 
     @api.model
-    def _fi_first_break(self, company_id, anchor_seq, anchor_hash, signed):
-        """The first Break of a chain (as lib.chain.first_break finds it), or
-        None; hashes recomputed by the database (CANONICAL_SQL)."""
-        self.env.cr.execute(
-            FIRST_BREAK_SQL,
-            {
-                "company": company_id,
-                "anchor_seq": anchor_seq,
-                "anchor_hash": anchor_hash,
-                "signed_seq": list(signed),
-                "signed_hash": list(signed.values()),
-            },
-        )
-        row = self.env.cr.fetchone()
-        if not row:
-            return None
-        sequence, prev_hash, stored, computed, before_seq, before_hash, cp = row
-        if sequence != before_seq + 1:
-            return Break(before_seq + 1, "gap", before_seq + 1, sequence)
-        if prev_hash != before_hash:
-            return Break(sequence, "link", before_hash, prev_hash)
-        if computed != stored:
-            return Break(sequence, "changed", computed, stored)
-        return Break(sequence, "checkpoint", cp, computed)
+    def _fi_first_break(self, company_id, anchor_seq, anchor_hash, signed, last=0):
+        """The first Break of a company's sealed rows after the anchor (the
+        genesis or a signed checkpoint), or None; and the rows that hold.
+
+        A long chain is checked in two halves at once: the lower one on a
+        second connection sharing this transaction's snapshot, the upper one
+        here (rows this transaction sealed itself are only seen here), so
+        two PostgreSQL processes build lines while Python hashes them."""
+        self.env.flush_all()
+        cr = self.env.cr
+        rows = f"company_id = {int(company_id)} AND sequence IS NOT NULL"
+        helper, middle = self._fi_helper_cursor(rows, anchor_seq, last)
+        if helper is None:
+            return self._fi_check_lines(
+                cr, rows, company_id, anchor_seq, anchor_hash, signed
+            )
+        lower = {}
+
+        def check_lower():
+            try:
+                lower["result"] = self._fi_check_lines(
+                    helper,
+                    f"{rows} AND sequence <= {middle}",
+                    company_id,
+                    anchor_seq,
+                    anchor_hash,
+                    signed,
+                )
+            except Exception as err:  # noqa: BLE001 - raised again below
+                lower["error"] = err
+
+        thread = threading.Thread(target=check_lower, name="fi-audit-verify")
+        try:
+            cr.execute(
+                f"SELECT hash FROM fi_audit_event WHERE {rows} AND sequence = %s",
+                (middle,),
+            )
+            (middle_hash,) = cr.fetchone()
+            thread.start()
+            upper_brk, upper_count = self._fi_check_lines(
+                cr, f"{rows} AND sequence > {middle}", company_id, middle,
+                middle_hash, signed,
+            )  # fmt: skip
+            thread.join()
+        finally:
+            if thread.is_alive():
+                thread.join()
+            helper.rollback()
+            helper.close()
+        if "error" in lower:
+            raise lower["error"]
+        lower_brk, lower_count = lower["result"]
+        # the upper half follows the stored hash of the middle row, which the
+        # lower half proved to be the chain's own (or broke first)
+        if lower_brk is not None:
+            return lower_brk, lower_count
+        return upper_brk, lower_count + upper_count
+
+    @api.model
+    def _fi_helper_cursor(self, rows, anchor_seq, last):
+        """(a cursor on a second connection with this transaction's snapshot,
+        the last sequence it checks), or (None, None) when the chain is too
+        short for two halves to pay or its middle row is missing."""
+        cr = self.env.cr
+        if last - anchor_seq < SPLIT_MIN_ROWS:
+            return None, None
+        cr.execute("SELECT pg_export_snapshot()")
+        (snapshot,) = cr.fetchone()
+        try:
+            helper = sql_db.db_connect(cr.dbname).cursor()
+        except psycopg2.Error as err:  # no connection left: one pass then
+            _logger.warning("audit verification in one pass: %s", err)
+            return None, None
+        try:
+            helper.execute("SET TRANSACTION SNAPSHOT %s", (snapshot,))
+            # rows sealed by this transaction (not committed) are not seen
+            # there: the helper checks the lower half of what it sees
+            helper.execute(f"SELECT max(sequence) FROM fi_audit_event WHERE {rows}")
+            (visible,) = helper.fetchone()
+            middle = anchor_seq + ((visible or anchor_seq) - anchor_seq) // 2
+            cr.execute(
+                f"SELECT 1 FROM fi_audit_event WHERE {rows} AND sequence = %s",
+                (middle,),
+            )
+            if middle - anchor_seq >= SPLIT_MIN_ROWS // 4 and cr.fetchone():
+                return helper, middle
+        except Exception:
+            helper.close()
+            raise
+        helper.rollback()
+        helper.close()
+        return None, None
+
+    @api.model
+    def _fi_check_lines(self, cr, rows, company_id, anchor_seq, anchor_hash, signed):
+        """Stream the lines of ``rows`` (an SQL condition) through ``cr`` into
+        the offline verifier's check; (first Break or None, rows that hold)."""
+        checker = EventChecker(company_id, anchor_seq, anchor_hash, signed)
+        sink = CopySink(checker, batch=BATCH)
+        cr.copy_expert(copy_sql(rows), sink)
+        sink.flush()
+        return checker.brk, checker.count
 
     @api.model
     def _fi_verify(self, companies=None):
@@ -210,6 +263,38 @@ class FiAuditVerification(models.Model):
     @api.model
     def _cron_fi_verify(self):
         self._fi_verify()
+
+    @api.model
+    def action_checkpoint_now(self):
+        """Seal and sign the chain heads of the user's companies now (the
+        unsigned tail becomes covered by a signature)."""
+        if not self.env.user.has_group("finance_integration_audit.group_fi_auditor"):
+            raise AccessError(_("Only auditors sign audit checkpoints on demand."))
+        checkpoints = (
+            self.env["fi.audit.checkpoint"]
+            .sudo()
+            ._fi_sign_heads(self.env.companies, raise_if_no_key=True)
+        )
+        if checkpoints:
+            message = _(
+                "Checkpoint signed: %s",
+                ", ".join(
+                    f"{cp.company_id.name} up to sequence {cp.sequence}"
+                    for cp in checkpoints
+                ),
+            )
+        else:
+            message = _("Nothing new to sign: every chain head is signed already.")
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Audit checkpoint"),
+                "message": message,
+                "type": "success" if checkpoints else "info",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     @api.model
     def action_verify_now(self):

@@ -5,3 +5,5 @@ from . import test_tamper
 from . import test_recording
 from . import test_evidence
 from . import test_concurrency
+from . import test_sealer_job
+from . import test_trace

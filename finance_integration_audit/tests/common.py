@@ -32,6 +32,19 @@ class AuditCommon(FiCommon):
         cls.events = cls.env["fi.audit.event"]
         cls.company = cls.env.company
 
+    @classmethod
+    def handle_with_code(cls, name, code):
+        """Make the test flow's handler a server action running ``code``."""
+        action = cls.env["ir.actions.server"].create(
+            {
+                "name": name,
+                "model_id": cls.env.ref("finance_integration_core.model_fi_message").id,
+                "state": "code",
+                "code": code,
+            }
+        )
+        cls.flow.write({"action": "server_action", "server_action_id": action.id})
+
     def event(self, event_type="test.event", summary="a test event", **kwargs):
         return self.env["fi.audit"]._fi_event(event_type, summary, **kwargs)
 

@@ -110,20 +110,43 @@ class TestChain(AuditCommon):
 
         return public_key_b64(load_private_key(generate_private_key()))
 
-    def test_database_canonical_form_is_the_python_one_for_awkward_text(self):
-        from ..lib.chain import canonical_form
-        from ..models.fi_audit_verification import CANONICAL_SQL
+    def test_database_lines_are_the_python_ones_for_awkward_text(self):
+        """The lines PostgreSQL streams to the verification and the export
+        are byte for byte the sealer's canonical form with its hash."""
+        from ..lib.chain import canonical_form, event_line
+        from ..lib.pgcopy import CANONICAL_SQL, CopySink, copy_sql
 
-        awkward = 'tab\t quote" backslash\\ ctl\x01\x1f del\x7f é \u2028 \U0001f600'
-        event = self.event(
-            "test.awkward", awkward, correlation_id="c\n1", facts={"text": awkward}
-        )
+        controls = "".join(chr(c) for c in range(1, 32))
+        awkward = [
+            'tab\t quote" backslash\\ ctl\x01\x1f del\x7f é \u2028 \U0001f600',
+            f"every control {controls} and vt \v ff \f",
+            "ends with a backslash\\",
+            '\\"quoted\\" \\N null \\v \\\\ \x02\x01',
+            "null",
+        ]
+        events = self.events
+        for index, text in enumerate(awkward):
+            events |= self.event(
+                "test.awkward",
+                text,
+                correlation_id=f"c\n{index}\\",
+                facts={"text": text, "index": index},
+            )
         self.seal()
-        row = next(r for r in self.chain_rows() if r[4] == "test.awkward")
+        rows = [r for r in self.chain_rows() if r[4] == "test.awkward"]
+        self.assertEqual(len(rows), len(awkward))
         self.env.cr.execute(
-            f"SELECT {CANONICAL_SQL} FROM fi_audit_event WHERE id = %s", (event.id,)
+            f"SELECT {CANONICAL_SQL} FROM fi_audit_event WHERE id IN %s "
+            "ORDER BY sequence",
+            (tuple(events.ids),),
         )
         self.assertEqual(
-            self.env.cr.fetchone()[0].encode("utf-8"), canonical_form(row[:-1])
+            [r[0].encode("utf-8") for r in self.env.cr.fetchall()],
+            [canonical_form(r[:-1]) for r in rows],
         )
+        lines = []
+        sink = CopySink(None, batch=2, lines=lines)
+        self.env.cr.copy_expert(copy_sql(f"id IN {tuple(events.ids)}"), sink)
+        sink.flush()
+        self.assertEqual(lines, [event_line(r).rstrip(b"\n") for r in rows])
         self.assertEqual(self.verify().state, "ok")

@@ -4,13 +4,15 @@ chain, rolled-back events absent."""
 
 import threading
 import time
+from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, tagged
 
 from ..lib.chain import first_break
-from ..models.fi_audit_event import HASHED_SQL
+from ..models import fi_audit_verification as verification
+from ..models.fi_audit_event import HASHED_SQL, SEAL_CHANNEL
 
 WRITERS = 16
 TRANSACTIONS = 12
@@ -34,6 +36,12 @@ class TestConcurrency(BaseCase):
         with cls.db.cursor() as cr:
             env = cls.env_of(cr)
             cls.company_id = env["res.company"].create({"name": "Audit concurrency"}).id
+            cls.late_company_id = (
+                env["res.company"].create({"name": "Audit late committer"}).id
+            )
+            cls.split_company_id = (
+                env["res.company"].create({"name": "Audit long chain"}).id
+            )
 
     @classmethod
     def env_of(cls, cr):
@@ -43,17 +51,21 @@ class TestConcurrency(BaseCase):
     @classmethod
     def tearDownClass(cls):
         with cls.db.cursor() as cr:
+            # the seal jobs the committing writers enqueued (no job runner here)
+            cr.execute("DELETE FROM queue_job WHERE channel = %s", (SEAL_CHANNEL,))
             cr.execute("ALTER TABLE fi_audit_event DISABLE TRIGGER USER")
+            companies = (cls.company_id, cls.late_company_id, cls.split_company_id)
             cr.execute(
-                "DELETE FROM fi_audit_event WHERE company_id = %s", (cls.company_id,)
+                "DELETE FROM fi_audit_event WHERE company_id IN %s", (companies,)
             )
             cr.execute("ALTER TABLE fi_audit_event ENABLE TRIGGER USER")
             env = cls.env_of(cr)
-            try:
-                with cr.savepoint():
-                    env["res.company"].browse(cls.company_id).unlink()
-            except Exception:  # noqa: BLE001 - a company may keep references
-                env["res.company"].browse(cls.company_id).active = False
+            for company_id in companies:
+                try:
+                    with cr.savepoint():
+                        env["res.company"].browse(company_id).unlink()
+                except Exception:  # noqa: BLE001 - a company may keep references
+                    env["res.company"].browse(company_id).active = False
         super().tearDownClass()
 
     def writer(self, index, errors):
@@ -117,3 +129,113 @@ class TestConcurrency(BaseCase):
         self.assertNotIn("test.rolled_back", {r[4] for r in rows})
         facts = {(r[14]) for r in rows}
         self.assertEqual(len(facts), committed, "every committed event exactly once")
+
+    def run_seal_jobs(self):
+        """Run the pending seal jobs as the job runner would; how many ran."""
+        from odoo.addons.queue_job.job import Job
+
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            cr.execute(
+                "SELECT uuid FROM queue_job WHERE channel = %s AND state = 'pending' "
+                "ORDER BY id",
+                (SEAL_CHANNEL,),
+            )
+            uuids = [row[0] for row in cr.fetchall()]
+            for uuid in uuids:
+                job = Job.load(env, uuid)
+                job.set_started()
+                job.store()
+                job.perform()
+                job.set_done()
+                job.store()
+            cr.commit()
+        return len(uuids)
+
+    def test_seal_job_seals_a_late_committer_after_the_early_one_never_skipping_it(
+        self,
+    ):
+        self.run_seal_jobs()  # whatever an earlier test left
+        late = self.db.cursor()
+        try:
+            late_env = self.env_of(late)
+            late_event = late_env["fi.audit"]._fi_event(
+                "test.late",
+                "id drawn first, committed last",
+                company=late_env["res.company"].browse(self.late_company_id),
+            )
+            late_env.flush_all()
+            with self.db.cursor() as early:
+                early_env = self.env_of(early)
+                early_event = early_env["fi.audit"]._fi_event(
+                    "test.early",
+                    "id drawn second, committed first",
+                    company=early_env["res.company"].browse(self.late_company_id),
+                )
+                early.commit()  # enqueues a seal job
+            self.assertLess(late_event.id, early_event.id)
+            self.assertEqual(self.run_seal_jobs(), 1)
+            late.commit()  # enqueues a seal job of its own
+        finally:
+            late.close()
+        self.assertEqual(self.run_seal_jobs(), 1)
+        with self.db.cursor() as cr:
+            cr.execute(
+                "SELECT id, sequence FROM fi_audit_event WHERE id IN %s",
+                ((late_event.id, early_event.id),),
+            )
+            sequences = dict(cr.fetchall())
+        self.assertEqual(sequences[late_event.id], sequences[early_event.id] + 1)
+
+    def check_company(self, company_id):
+        with self.db.cursor() as cr:
+            return self.env_of(cr)["fi.audit.verification"]._fi_check_company(
+                company_id
+            )
+
+    def tamper(self, company_id, sequence):
+        with self.db.cursor() as cr:
+            cr.execute("ALTER TABLE fi_audit_event DISABLE TRIGGER USER")
+            cr.execute(
+                "UPDATE fi_audit_event SET summary = 'tampered' "
+                "WHERE company_id = %s AND sequence = %s",
+                (company_id, sequence),
+            )
+            cr.execute("ALTER TABLE fi_audit_event ENABLE TRIGGER USER")
+
+    def test_long_chain_is_checked_in_two_halves_that_find_the_first_break(self):
+        company_id = self.split_company_id
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            company = env["res.company"].browse(company_id)
+            for index in range(40):
+                env["fi.audit"]._fi_event(
+                    "test.split", f"event {index}", company=company, facts={"i": index}
+                )
+            env["fi.audit.event"]._fi_seal()
+        halves = []
+        check_lines = verification.FiAuditVerification._fi_check_lines
+
+        def spy(model, cr, rows, *args):
+            halves.append(rows)
+            return check_lines(model, cr, rows, *args)
+
+        with (
+            patch.object(verification, "SPLIT_MIN_ROWS", 8),
+            patch.object(verification.FiAuditVerification, "_fi_check_lines", spy),
+        ):
+            found = self.check_company(company_id)
+            self.assertEqual((found["state"], found["events_checked"]), ("ok", 40))
+            self.assertEqual(len(halves), 2, "checked in two halves")
+            self.assertIn("sequence <= 20", halves[0] + halves[1])
+            self.tamper(company_id, 31)  # in the upper half
+            found = self.check_company(company_id)
+            self.assertEqual(
+                (found["break_sequence"], found["break_kind"]), (31, "changed")
+            )
+            self.tamper(company_id, 7)  # in the lower half: the first break
+            found = self.check_company(company_id)
+            self.assertEqual(
+                (found["break_sequence"], found["break_kind"]), (7, "changed")
+            )
+            self.assertEqual(found["events_checked"], 6)

@@ -101,3 +101,34 @@ class TestEvidence(AuditCommon):
         self.assertEqual(run.first_sequence, segment.to_sequence + 1)
         types = [r[4] for r in rows]
         self.assertIn("retention.audit_purged", types)
+
+    def test_verify_counts_the_unsigned_tail_and_checkpoint_now_signs_it(self):
+        self.event()
+        self.env["fi.audit.checkpoint"]._fi_sign_heads(self.company)
+        self.event(summary="after the checkpoint 1")
+        self.event(summary="after the checkpoint 2")
+        run = self.verify()
+        self.assertEqual(run.state, "ok")
+        self.assertEqual(run.unsigned_events, 2)
+        self.assertEqual(run.signed_sequence, run.last_sequence - 2)
+        self.assertIn("2 events after the last checkpoint", run.summary)
+        plain = self.env["res.users"].create(
+            {
+                "name": "Plain FI user",
+                "login": "fi_audit_plain_user",
+                "groups_id": [
+                    (6, 0, [self.env.ref("finance_integration_core.group_fi_user").id])
+                ],
+            }
+        )
+        with self.assertRaises(AccessError):
+            self.env["fi.audit.verification"].with_user(plain).action_checkpoint_now()
+        action = self.env["fi.audit.verification"].action_checkpoint_now()
+        self.assertEqual(action["params"]["type"], "success")
+        checkpoint = self.env["fi.audit.checkpoint"]._fi_last(self.company.id)
+        self.assertEqual(checkpoint.sequence, run.last_sequence)
+        again = self.verify()
+        self.assertEqual((again.state, again.unsigned_events), ("ok", 0))
+        self.assertIn("signed up to its head", again.summary)
+        nothing = self.env["fi.audit.verification"].action_checkpoint_now()
+        self.assertEqual(nothing["params"]["type"], "info")

@@ -31,15 +31,7 @@ class TestRecording(AuditCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        action = cls.env["ir.actions.server"].create(
-            {
-                "name": "Create customer unless blocked",
-                "model_id": cls.env.ref("finance_integration_core.model_fi_message").id,
-                "state": "code",
-                "code": BLOCKING_CODE,
-            }
-        )
-        cls.flow.write({"action": "server_action", "server_action_id": action.id})
+        cls.handle_with_code("Create customer unless blocked", BLOCKING_CODE)
 
     def deliver(self, event_id, **data):
         data.setdefault("name", f"Customer {event_id}")

@@ -30,3 +30,4 @@ from . import test_change_test
 from . import test_close_readiness
 from . import test_finance_kpi
 from . import test_translations
+from . import test_lib_standalone
