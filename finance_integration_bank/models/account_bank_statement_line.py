@@ -447,6 +447,12 @@ class AccountBankStatementLine(models.Model):
         self.ensure_one()
         return self._fi_apply(items, 0, _("manual match by %s", self.env.user.name))
 
+    def action_fi_open_match(self):
+        """The matching wizard: the proposals with scores and reasons, or
+        open items chosen by hand."""
+        self.ensure_one()
+        return self.env["fi.bank.match.wizard"]._fi_for_line(self)._fi_action()
+
     def action_fi_accept_proposal(self):
         for line in self:
             if line.fi_match_state != "proposed" or not line.fi_candidate_ids:
@@ -581,6 +587,20 @@ class AccountPartialReconcile(models.Model):
         if lines:
             lines.with_context(fi_undoing=True).action_undo_reconciliation()
         return res
+
+
+class FiException(models.Model):
+    _inherit = "fi.exception"
+
+    def action_fi_match_bank_line(self):
+        """From an "unmatched bank line" exception: its candidates, to pick."""
+        self.ensure_one()
+        if self.res_model != "account.bank.statement.line" or not self.res_id:
+            raise UserError(_("Exception %s is not about a bank line.", self.name))
+        line = self.env["account.bank.statement.line"].browse(self.res_id).exists()
+        if not line:
+            raise UserError(_("The bank line of %s no longer exists.", self.name))
+        return line.action_fi_open_match()
 
 
 class FiBankMatchHistory(models.Model):
