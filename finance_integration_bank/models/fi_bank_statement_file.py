@@ -450,6 +450,7 @@ class FiBankStatementFile(models.Model):
             "fi_bank_ref": line.bank_ref or False,
             "fi_end_to_end_id": line.end_to_end_id or False,
             "fi_creditor_ref": line.creditor_ref or False,
+            "fi_counterparty_vat": line.counterparty_vat or False,
             "fi_value_date": line.value_date or False,
             "fi_reversal": line.reversal,
             "fi_charges": float(line.charges),
@@ -484,13 +485,11 @@ def _seq_no(sequence):
 class FiBankStatementFileJob(models.Model):
     _inherit = "fi.bank.statement.file"
 
-    import_id = fields.Many2one(
-        "fi.bank.import", "Background Import", readonly=True, index="btree_not_null"
-    )
-
     @api.model
     def _fi_import_job(self, journal_id, attachment_ids):
-        """A large import as a queue job, its progress on an ``fi.bank.import``."""
+        """A large import as a queue job, its progress on an ``fi.bank.import``
+        (created here, it shows only the final state: the wizard creates it
+        before the job, so that its progress shows while the job runs)."""
         run = self.env["fi.bank.import"].create(
             {
                 "name": _(

@@ -18,6 +18,24 @@ from .common import IBAN, BankCommon
 
 @tagged("post_install", "-at_install")
 class TestStatementImport(BankCommon):
+    def csv_profile(self):
+        """The profile of the CSV files ``writers.csv_text`` writes."""
+        return (
+            self.env["fi.bank.csv.profile"]
+            .sudo()
+            .create(
+                {
+                    "name": "Bank CSV",
+                    "col_date": "0",
+                    "col_partner": "1",
+                    "col_payment_ref": "2",
+                    "col_amount": "3",
+                    "col_iban": "4",
+                    "col_ref": "5",
+                }
+            )
+        )
+
     def test_camt053_imported_with_lines_ids_and_balances(self):
         data = self.camt(
             [self.entry("100.00", "INV A", "R1"), self.entry("-30.00", "FEE", "R2")]
@@ -184,21 +202,7 @@ class TestStatementImport(BankCommon):
                 self.entry("-30.00", "FEE", f"{prefix}2"),
             ]
 
-        self.journal.fi_csv_profile_id = (
-            self.env["fi.bank.csv.profile"]
-            .sudo()
-            .create(
-                {
-                    "name": "Bank CSV",
-                    "col_date": "0",
-                    "col_partner": "1",
-                    "col_payment_ref": "2",
-                    "col_amount": "3",
-                    "col_iban": "4",
-                    "col_ref": "5",
-                }
-            )
-        )
+        self.journal.fi_csv_profile_id = self.csv_profile()
         ccy = self.company.currency_id.name
         files = {
             "a.sta": writers.mt940(es("M"), account=IBAN, currency=ccy).encode(),
@@ -249,8 +253,8 @@ class TestStatementImport(BankCommon):
         report = Import._fi_report_progress
         seen = []
 
-        def spy(record, done, total, state="running"):
-            report(record, done, total, state)
+        def spy(record, done, total, state="running", result=None):
+            report(record, done, total, state, result)
             self.env.cr.execute(
                 "SELECT lines_done, lines_total, state FROM fi_bank_import "
                 "WHERE id = %s",
@@ -260,18 +264,22 @@ class TestStatementImport(BankCommon):
 
         with patch.object(Import, "_fi_report_progress", spy):
             run.with_context(fi_chunk=2)._fi_run()
-        self.assertEqual(
-            seen,
-            [
-                (0, 0, "running"),
-                (2, 5, "running"),
-                (4, 5, "running"),
-                (5, 5, "running"),
-            ],
-        )
+            self.assertEqual(
+                seen,
+                [
+                    (0, 0, "running"),
+                    (2, 5, "running"),
+                    (4, 5, "running"),
+                    (5, 5, "running"),
+                ],
+            )
+            # the job's transaction commits: its final state, the same way
+            self.env.cr.postcommit.run()
+        self.assertEqual(seen[-1], (5, 5, "done"))
         run.invalidate_recordset()
         self.assertEqual((run.state, run.lines_done, run.lines_total), ("done", 5, 5))
         self.assertEqual(run.progress, 100.0)
+        self.assertIn("5 lines imported", run.result)
         self.assertEqual(run.file_ids.line_count, 5)
         self.assertEqual(len(run.file_ids.statement_ids.line_ids), 5)
 
@@ -292,26 +300,15 @@ class TestStatementImport(BankCommon):
         action = wizard.with_context(queue_job__no_delay=True).action_import()
         self.assertEqual(action["res_model"], "fi.bank.import")
         run = self.env["fi.bank.import"].browse(action["res_id"])
+        run.invalidate_recordset()
+        self.assertEqual(run.state, "running")  # until the job's commit
+        self.env.cr.postcommit.run()
+        run.invalidate_recordset()
         self.assertEqual(run.state, "done")
         self.assertEqual(run.file_ids.line_count, 1)
 
     def test_csv_file_is_previewed_with_the_profile_before_import(self):
-        profile = (
-            self.env["fi.bank.csv.profile"]
-            .sudo()
-            .create(
-                {
-                    "name": "Bank CSV",
-                    "col_date": "0",
-                    "col_partner": "1",
-                    "col_payment_ref": "2",
-                    "col_amount": "3",
-                    "col_iban": "4",
-                    "col_ref": "5",
-                }
-            )
-        )
-        self.journal.fi_csv_profile_id = profile
+        profile = self.journal.fi_csv_profile_id = self.csv_profile()
         entries = [
             self.entry("12.50", "INV 1", "C1", name="Alice"),
             self.entry("-3.20", "FEE", "C2", name="Bank"),

@@ -204,6 +204,23 @@ class TestReconciliation(BankCommon):
             "booked at the line's own rate (80 for 200): 20.00 exchange difference",
         )
 
+    def test_partner_found_by_vat_when_the_file_carries_no_account(self):
+        self.partner_a.vat = "BE0477472701"
+        invoice = self.invoice(100.0)
+        self.invoice(100.0, partner=self.env["res.partner"].create({"name": "Other"}))
+        line = self.import_lines(
+            self.entry(
+                "100.00", "no ref", "R1", name="A. N. Other", vat="be 0477 472 701"
+            )
+        )
+        self.assertEqual(line.fi_counterparty_vat, "BE0477472701")
+        line._fi_auto_match()
+        self.assertIn("partner from VAT", line.fi_reasons)
+        self.assertEqual(line.fi_score, 85)
+        self.assertEqual(
+            line.fi_candidate_ids, invoice.line_ids.filtered("account_id.reconcile")
+        )
+
     def test_exception_opens_the_candidates_and_the_chosen_one_reconciles(self):
         invoice, other = self.invoice(100.0), self.invoice(100.0)
         line = self.import_lines(self.entry("100.00", "no reference", "R1"))
