@@ -53,7 +53,7 @@ CHILD = r"""
 import json, sys, time
 sys.path.insert(0, {addon!r})
 what, path = sys.argv[1], sys.argv[2]
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 if what == "ours":
     from lib import statements
     parsed = statements.parse(path, path)
@@ -103,11 +103,12 @@ elif what == "ofxparse":
         ofx = ofxparse.OfxParser.parse(handle)
     count = len(ofx.account.statement.transactions)
 seconds = time.perf_counter() - start
+cpu = time.process_time() - cpu_start
 # VmHWM: this process's own high-water mark (ru_maxrss would carry the
 # parent's peak over fork + exec)
 with open("/proc/self/status") as status:
     peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024
-print(json.dumps({{"seconds": seconds, "peak_mb": peak, "count": count}}))
+print(json.dumps({{"seconds": seconds, "cpu": cpu, "peak_mb": peak, "count": count}}))
 """
 
 
@@ -122,13 +123,14 @@ def run_child(what, path, timeout=None):
         )
     except subprocess.TimeoutExpired:
         log(f"{what:15s} {os.path.basename(path)}: more than {timeout}s, stopped")
-        return {"seconds": float(timeout), "peak_mb": 0.0, "count": 0}
+        return {"seconds": float(timeout), "cpu": 0.0, "peak_mb": 0.0, "count": 0}
     if answer.returncode:
         raise RuntimeError(f"{what} failed: {answer.stderr[-2000:]}")
     result = json.loads(answer.stdout.strip().splitlines()[-1])
     log(
-        f"{what:15s} {os.path.basename(path)}: {result['seconds']:.2f}s, "
-        f"peak {result['peak_mb']:.0f} MB, {result['count']} entries"
+        f"{what:15s} {os.path.basename(path)}: {result['seconds']:.2f}s "
+        f"(CPU {result['cpu']:.2f}s), peak {result['peak_mb']:.0f} MB, "
+        f"{result['count']} entries"
     )
     return result
 
@@ -216,7 +218,7 @@ def match_bench():
 # import into Odoo
 # ----------------------------------------------------------------------
 SHELL_IMPORT = r"""
-import time, sys
+import os, time, sys
 sys.path.insert(0, {addon!r})
 from lib import writers
 company = env.company
@@ -234,10 +236,24 @@ journal.write({{"bank_account_id": bank.id, "currency_id": False}})
 env.cr.commit()
 entries = writers.sample_entries({lines})
 data = writers.camt(entries, currency=company.currency_id.name)
+env.cr.execute("SELECT pg_backend_pid()")
+backend = env.cr.fetchone()[0]
+def pg_cpu():  # the PostgreSQL backend of this shell (same machine)
+    try:
+        with open(f"/proc/{{backend}}/stat") as stat:
+            f = stat.read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+def own_cpu():
+    t = os.times()
+    return t.user + t.system
+cpu0, pg0 = own_cpu(), pg_cpu()
 start = time.perf_counter()
 record = env["fi.bank.statement.file"]._fi_import_files(journal, [("bench.xml", data)])
 env.cr.commit()
 seconds = time.perf_counter() - start
+print(f"CPU odoo={{own_cpu() - cpu0:.1f}} postgres={{pg_cpu() - pg0:.1f}}")
 print(f"IMPORT={{seconds}} {{record.state}} {{record.line_count}}", record.error or "")
 """
 
@@ -266,7 +282,12 @@ def import_bench(workdir):
         if not found:
             raise RuntimeError(out[-3000:])
         seconds, state, count, error = found.groups()
-        log(f"imported {count} lines ({state}) in {float(seconds):.1f}s {error}")
+        cpu = re.search(r"CPU odoo=(\S+) postgres=(\S+)", out)
+        log(
+            f"imported {count} lines ({state}) in {float(seconds):.1f}s {error}"
+            f"(CPU: Odoo {cpu.group(1)}s, PostgreSQL {cpu.group(2)}s; "
+            f"load average {os.getloadavg()[0]:.1f})"
+        )
         if state != "done":
             raise RuntimeError(error)
         return float(seconds)

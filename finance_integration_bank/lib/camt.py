@@ -17,7 +17,14 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from .model import Balance, Line, Statement, StatementError, normalize_iban
+from .model import (
+    Balance,
+    Line,
+    Statement,
+    StatementError,
+    normalize_iban,
+    normalize_vat,
+)
 
 XSD_DIR = os.path.join(os.path.dirname(__file__), "xsd")
 NS_RE = re.compile(
@@ -331,9 +338,18 @@ def _details(d, line, credit):
     line.counterparty_bic = line.counterparty_bic or _first(
         d, f"RltdAgts/{role}Agt/FinInstnId/BIC", f"RltdAgts/{role}Agt/FinInstnId/BICFI"
     )
+    line.counterparty_vat = line.counterparty_vat or _tax_id(d, f"{rp}{role}")
     line.payment_ref = line.payment_ref or d.get("RmtInf/Ustrd", "")
     line.creditor_ref = line.creditor_ref or d.get("RmtInf/Strd/CdtrRefInf/Ref", "")
     line.charges += _charges(d)
+
+
+def _tax_id(d, party):
+    """The party's organisation id of scheme TXID (its tax / VAT number)."""
+    for base in (f"{party}/Id/OrgId/Othr", f"{party}/Pty/Id/OrgId/Othr"):
+        if d.get(base + "/SchmeNm/Cd") == "TXID":
+            return normalize_vat(d.get(base + "/Id", ""))
+    return ""
 
 
 def _entry(f, el, filename, where, stmt):

@@ -20,7 +20,14 @@ import io
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from .model import Balance, Line, Statement, StatementError, normalize_iban
+from .model import (
+    Balance,
+    Line,
+    Statement,
+    StatementError,
+    normalize_iban,
+    normalize_vat,
+)
 
 TEXT_COLUMNS = (
     "payment_ref",
@@ -29,6 +36,7 @@ TEXT_COLUMNS = (
     "bank_ref",
     "end_to_end_id",
     "creditor_ref",
+    "counterparty_vat",
 )
 
 
@@ -173,6 +181,7 @@ def parse(data, profile, filename="<file>"):
         for name in TEXT_COLUMNS:
             setattr(line, name, cell(name))
         line.counterparty_iban = normalize_iban(line.counterparty_iban)
+        line.counterparty_vat = normalize_vat(line.counterparty_vat)
         stmt.lines.append(line)
     if not stmt.lines:
         raise StatementError(filename, "line 1", "rows", "at least one transaction row")

@@ -8,8 +8,8 @@ any:
    numeric references, compared as their normalised digits and letters),
    EndToEndId, Stripe payout id (``po_...``); one line may reference several
    invoices (their sum), or pay part of one;
-2. partner (from the line's IBAN, compared without spaces or case, else the
-   name) + amount + date window;
+2. partner (from the line's IBAN, compared without spaces or case, else its
+   VAT number, else the name) + amount + date window;
 3. one line paying several open items of the partner (two items, or all of
    them);
 4. amount + date window without partner (low score, never auto-reconciled
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from .model import normalize_iban
+from .model import normalize_iban, normalize_vat
 
 NORM_RE = re.compile(r"[^0-9A-Z]")
 TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/\-_.]*[A-Za-z0-9]|\d")
@@ -91,6 +91,7 @@ class BankLine:
     iban: str = ""
     partner_name: str = ""
     partner_id: int | None = None
+    vat: str = ""  # the counterparty's VAT number, where the format carries it
 
 
 @dataclass(slots=True)
@@ -154,19 +155,35 @@ def _in_window(item, line, days):
 
 
 def match(
-    lines, items, partner_by_iban=None, partner_by_name=None, date_window=30, index=None
+    lines,
+    items,
+    partner_by_iban=None,
+    partner_by_name=None,
+    date_window=30,
+    index=None,
+    partner_by_vat=None,
 ):
     """Proposals for ``lines`` (BankLine) against ``items`` (OpenItem), best
-    first per line; a line without any proposal is absent."""
+    first per line; a line without any proposal is absent. The partner of a
+    line is its own, else the one of its IBAN, else of its VAT number, else of
+    its counterparty name."""
     index = index or Index(items)
     partner_by_iban = {normalize_iban(k): v for k, v in (partner_by_iban or {}).items()}
     partner_by_name = {
         (k or "").strip().upper(): v for k, v in (partner_by_name or {}).items()
     }
+    partner_by_vat = {normalize_vat(k): v for k, v in (partner_by_vat or {}).items()}
     out = []
     for line in lines:
         out.extend(
-            _match_line(line, index, partner_by_iban, partner_by_name, date_window)
+            _match_line(
+                line,
+                index,
+                partner_by_iban,
+                partner_by_name,
+                date_window,
+                partner_by_vat,
+            )
         )
     return out
 
@@ -175,7 +192,21 @@ def _cents(amount):
     return int((amount / CENT).to_integral_value())
 
 
-def _match_line(line, index, by_iban, by_name, window):
+def _partner(line, by_iban, by_vat, by_name):
+    """(partner id, reason) of a bank line, or (None, "")."""
+    if line.partner_id:
+        return line.partner_id, "partner"
+    found = line.iban and by_iban.get(normalize_iban(line.iban))
+    if found:
+        return found, "partner from IBAN"
+    found = line.vat and by_vat.get(normalize_vat(line.vat))
+    if found:
+        return found, "partner from VAT"
+    found = by_name.get((line.partner_name or "").strip().upper())
+    return (found, "partner") if found else (None, "")
+
+
+def _match_line(line, index, by_iban, by_name, window, by_vat=None):
     items = index.items
     # 1. references
     hits = []
@@ -188,18 +219,9 @@ def _match_line(line, index, by_iban, by_name, window):
     if hits:
         return _reference_proposals(line, [items[i] for i in sorted(hits)])
     # 2. partner + amount + window
-    partner = (
-        line.partner_id
-        or by_iban.get(normalize_iban(line.iban))
-        or by_name.get((line.partner_name or "").strip().upper())
-    )
+    partner, reason = _partner(line, by_iban, by_vat or {}, by_name)
     cents = _cents(line.amount)
     if partner:
-        reason = (
-            "partner from IBAN"
-            if line.iban and by_iban.get(normalize_iban(line.iban))
-            else "partner"
-        )
         same = [
             items[i]
             for i in index.by_partner_amount.get((partner, line.currency, cents), ())

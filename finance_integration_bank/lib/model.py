@@ -65,6 +65,7 @@ class Line:
     batch: bool = False  # a batched entry whose details follow it
     booking_text: str = ""
     counterparty_account: str = ""  # a non-IBAN account number
+    counterparty_vat: str = ""  # tax id of the counterparty (camt TXID, CSV column)
 
 
 @dataclass(slots=True)
@@ -115,3 +116,12 @@ def normalize_iban(value):
     'NL26VAYB8060476890'
     """
     return "".join((value or "").split()).upper()
+
+
+def normalize_vat(value):
+    """VAT numbers compared without spaces, dots, dashes or case.
+
+    >>> normalize_vat("be 0477.472.701")
+    'BE0477472701'
+    """
+    return "".join(ch for ch in (value or "") if ch.isalnum()).upper()

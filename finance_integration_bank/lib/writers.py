@@ -4,7 +4,8 @@ they make demo data).
 
 ``entries``: dicts with ``amount`` (Decimal, signed), ``date`` and optional
 ``ref`` (bank reference), ``e2e``, ``text``, ``cref`` (creditor reference),
-``name``, ``iban``, ``reversal``, ``details`` (a list of such dicts: a batch).
+``name``, ``iban``, ``vat`` (the party's TXID), ``reversal``, ``details`` (a list of
+such dicts: a batch).
 """
 
 from datetime import date, timedelta
@@ -44,9 +45,14 @@ def _dc(value):
     return "CRDT" if value >= 0 else "DBIT"
 
 
-def _party(version, role, name, iban):
+def _party(version, role, name, iban, vat=""):
     v = int(version)
     nm = f"<Nm>{escape(name)}</Nm>"
+    if vat:
+        nm += (
+            f"<Id><OrgId><Othr><Id>{escape(vat)}</Id>"
+            "<SchmeNm><Cd>TXID</Cd></SchmeNm></Othr></OrgId></Id>"
+        )
     party = f"<{role}><Pty>{nm}</Pty></{role}>" if v >= 7 else f"<{role}>{nm}</{role}>"
     acct = f"<{role}Acct><Id><IBAN>{iban}</IBAN></Id></{role}Acct>" if iban else ""
     return party + acct
@@ -64,8 +70,10 @@ def _tx(version, e, entry_amount):
     )
     role = "Dbtr" if entry_amount >= 0 else "Cdtr"
     parties = ""
-    if e.get("name") or e.get("iban"):
-        party = _party(version, role, e.get("name", ""), e.get("iban", ""))
+    if e.get("name") or e.get("iban") or e.get("vat"):
+        party = _party(
+            version, role, e.get("name", ""), e.get("iban", ""), e.get("vat", "")
+        )
         parties = f"<RltdPties>{party}</RltdPties>"
     rmt = ""
     if e.get("cref"):

@@ -16,6 +16,7 @@ from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..lib import matching
+from ..lib.model import normalize_vat
 
 MATCH_STATES = [
     ("unmatched", "Unmatched"),
@@ -33,6 +34,7 @@ class AccountBankStatementLine(models.Model):
     fi_bank_ref = fields.Char("Bank Reference", readonly=True)
     fi_end_to_end_id = fields.Char("EndToEndId", readonly=True, index="btree_not_null")
     fi_creditor_ref = fields.Char("Creditor Reference", readonly=True)
+    fi_counterparty_vat = fields.Char("Counterparty VAT", readonly=True)
     fi_value_date = fields.Date("Value Date", readonly=True)
     fi_reversal = fields.Boolean("Reversal", readonly=True)
     fi_charges = fields.Monetary("Charges", readonly=True)
@@ -178,11 +180,13 @@ class AccountBankStatementLine(models.Model):
                     iban=line.account_number or "",
                     partner_name=line.partner_name or "",
                     partner_id=line.partner_id.id or None,
+                    vat=line.fi_counterparty_vat or "",
                 )
             )
         return out
 
     def _fi_partner_maps(self):
+        """{IBAN: partner}, {name: partner}, {VAT: partner} for the lines."""
         banks = self.env["res.partner.bank"].search_read(
             [], ["acc_number", "partner_id"]
         )
@@ -196,18 +200,33 @@ class AccountBankStatementLine(models.Model):
                 [("name", "in", names)], ["name"]
             ):
                 by_name[p["name"]] = p["id"]
-        return by_iban, by_name
+        by_vat = {}
+        vats = {normalize_vat(v) for v in self.mapped("fi_counterparty_vat") if v}
+        if vats:
+            # Odoo stores VAT numbers compacted (BE0477472701); compared
+            # normalised, a company before its contacts
+            found = self.env["res.partner"].search_read(
+                [("vat", "in", list(vats))], ["vat", "parent_id"], order="id"
+            )
+            for p in sorted(found, key=lambda p: (bool(p["parent_id"]), p["id"])):
+                by_vat.setdefault(normalize_vat(p["vat"]), p["id"])
+        return by_iban, by_name, by_vat
 
     def _fi_propose(self):
         """{line id: proposals best first} for the lines."""
         if not self:
             return {}
         items = self._fi_open_items()
-        by_iban, by_name = self._fi_partner_maps()
+        by_iban, by_name, by_vat = self._fi_partner_maps()
         window = self[:1].journal_id.fi_date_window or 30
         return matching.best(
             matching.match(
-                self._fi_bank_lines(), items, by_iban, by_name, date_window=window
+                self._fi_bank_lines(),
+                items,
+                by_iban,
+                by_name,
+                date_window=window,
+                partner_by_vat=by_vat,
             )
         )
 
@@ -447,6 +466,12 @@ class AccountBankStatementLine(models.Model):
         self.ensure_one()
         return self._fi_apply(items, 0, _("manual match by %s", self.env.user.name))
 
+    def action_fi_open_match(self):
+        """The matching wizard: the proposals with scores and reasons, or
+        open items chosen by hand."""
+        self.ensure_one()
+        return self.env["fi.bank.match.wizard"]._fi_for_line(self)._fi_action()
+
     def action_fi_accept_proposal(self):
         for line in self:
             if line.fi_match_state != "proposed" or not line.fi_candidate_ids:
@@ -581,6 +606,20 @@ class AccountPartialReconcile(models.Model):
         if lines:
             lines.with_context(fi_undoing=True).action_undo_reconciliation()
         return res
+
+
+class FiException(models.Model):
+    _inherit = "fi.exception"
+
+    def action_fi_match_bank_line(self):
+        """From an "unmatched bank line" exception: its candidates, to pick."""
+        self.ensure_one()
+        if self.res_model != "account.bank.statement.line" or not self.res_id:
+            raise UserError(_("Exception %s is not about a bank line.", self.name))
+        line = self.env["account.bank.statement.line"].browse(self.res_id).exists()
+        if not line:
+            raise UserError(_("The bank line of %s no longer exists.", self.name))
+        return line.action_fi_open_match()
 
 
 class FiBankMatchHistory(models.Model):

@@ -26,6 +26,10 @@ class FiBankCsvProfile(models.Model):
     col_iban = fields.Char("IBAN Column")
     col_ref = fields.Char("Bank Reference Column")
     col_currency = fields.Char("Currency Column")
+    col_vat = fields.Char(
+        "Counterparty VAT Column",
+        help="Finds the partner by VAT number where the file carries no account.",
+    )
 
     def _fi_profile(self):
         self.ensure_one()
@@ -53,5 +57,6 @@ class FiBankCsvProfile(models.Model):
                 "counterparty_iban": col(self.col_iban),
                 "bank_ref": col(self.col_ref),
                 "currency": col(self.col_currency),
+                "counterparty_vat": col(self.col_vat),
             },
         }

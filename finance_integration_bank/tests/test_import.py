@@ -9,6 +9,7 @@ from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import patch
 
+from odoo import Command
 from odoo.tests import tagged
 
 from ..lib import writers
@@ -17,6 +18,24 @@ from .common import IBAN, BankCommon
 
 @tagged("post_install", "-at_install")
 class TestStatementImport(BankCommon):
+    def csv_profile(self):
+        """The profile of the CSV files ``writers.csv_text`` writes."""
+        return (
+            self.env["fi.bank.csv.profile"]
+            .sudo()
+            .create(
+                {
+                    "name": "Bank CSV",
+                    "col_date": "0",
+                    "col_partner": "1",
+                    "col_payment_ref": "2",
+                    "col_amount": "3",
+                    "col_iban": "4",
+                    "col_ref": "5",
+                }
+            )
+        )
+
     def test_camt053_imported_with_lines_ids_and_balances(self):
         data = self.camt(
             [self.entry("100.00", "INV A", "R1"), self.entry("-30.00", "FEE", "R2")]
@@ -183,21 +202,7 @@ class TestStatementImport(BankCommon):
                 self.entry("-30.00", "FEE", f"{prefix}2"),
             ]
 
-        self.journal.fi_csv_profile_id = (
-            self.env["fi.bank.csv.profile"]
-            .sudo()
-            .create(
-                {
-                    "name": "Bank CSV",
-                    "col_date": "0",
-                    "col_partner": "1",
-                    "col_payment_ref": "2",
-                    "col_amount": "3",
-                    "col_iban": "4",
-                    "col_ref": "5",
-                }
-            )
-        )
+        self.journal.fi_csv_profile_id = self.csv_profile()
         ccy = self.company.currency_id.name
         files = {
             "a.sta": writers.mt940(es("M"), account=IBAN, currency=ccy).encode(),
@@ -227,6 +232,108 @@ class TestStatementImport(BankCommon):
         (wrong,) = self.imp("eur.xml", self.camt(es("E"), currency=other, stmt_id="C"))
         self.assertEqual(wrong.state, "refused")
         self.assertIn(f"expected the journal's currency {ccy}", wrong.error)
+
+    def test_background_import_shows_lines_done_of_total_while_it_runs(self):
+        # the progress is written through a second cursor: in test mode it
+        # shares the test transaction, so what it wrote can be read back
+        self.registry.enter_test_mode(self.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        data = self.camt([self.entry(f"{i}.00", f"p{i}", f"B{i}") for i in range(1, 6)])
+        attachment = self.env["ir.attachment"].create(
+            {"name": "big.xml", "datas": base64.b64encode(data)}
+        )
+        run = self.env["fi.bank.import"].create(
+            {
+                "name": "big.xml",
+                "journal_id": self.journal.id,
+                "attachment_ids": [Command.set(attachment.ids)],
+            }
+        )
+        Import = type(run)
+        report = Import._fi_report_progress
+        seen = []
+
+        def spy(record, done, total, state="running", result=None):
+            report(record, done, total, state, result)
+            self.env.cr.execute(
+                "SELECT lines_done, lines_total, state FROM fi_bank_import "
+                "WHERE id = %s",
+                (record.id,),
+            )
+            seen.append(self.env.cr.fetchone())
+
+        with patch.object(Import, "_fi_report_progress", spy):
+            run.with_context(fi_chunk=2)._fi_run()
+            self.assertEqual(
+                seen,
+                [
+                    (0, 0, "running"),
+                    (2, 5, "running"),
+                    (4, 5, "running"),
+                    (5, 5, "running"),
+                ],
+            )
+            # the job's transaction commits: its final state, the same way
+            self.env.cr.postcommit.run()
+        self.assertEqual(seen[-1], (5, 5, "done"))
+        run.invalidate_recordset()
+        self.assertEqual((run.state, run.lines_done, run.lines_total), ("done", 5, 5))
+        self.assertEqual(run.progress, 100.0)
+        self.assertIn("5 lines imported", run.result)
+        self.assertEqual(run.file_ids.line_count, 5)
+        self.assertEqual(len(run.file_ids.statement_ids.line_ids), 5)
+
+    def test_background_import_from_the_wizard_opens_the_import_form(self):
+        self.registry.enter_test_mode(self.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        data = self.camt([self.entry("5.00", "p", "B1")])
+        attachment = self.env["ir.attachment"].create(
+            {"name": "s.xml", "datas": base64.b64encode(data)}
+        )
+        wizard = self.env["fi.bank.import.wizard"].create(
+            {
+                "journal_id": self.journal.id,
+                "attachment_ids": [Command.set(attachment.ids)],
+                "run_as_job": True,
+            }
+        )
+        action = wizard.with_context(queue_job__no_delay=True).action_import()
+        self.assertEqual(action["res_model"], "fi.bank.import")
+        run = self.env["fi.bank.import"].browse(action["res_id"])
+        run.invalidate_recordset()
+        self.assertEqual(run.state, "running")  # until the job's commit
+        self.env.cr.postcommit.run()
+        run.invalidate_recordset()
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.file_ids.line_count, 1)
+
+    def test_csv_file_is_previewed_with_the_profile_before_import(self):
+        profile = self.journal.fi_csv_profile_id = self.csv_profile()
+        entries = [
+            self.entry("12.50", "INV 1", "C1", name="Alice"),
+            self.entry("-3.20", "FEE", "C2", name="Bank"),
+        ]
+        attachment = self.env["ir.attachment"].create(
+            {"name": "b.csv", "datas": base64.b64encode(writers.csv_text(entries))}
+        )
+        wizard = self.env["fi.bank.import.wizard"].create(
+            {
+                "journal_id": self.journal.id,
+                "attachment_ids": [Command.set(attachment.ids)],
+            }
+        )
+        rows = wizard.preview.splitlines()
+        self.assertEqual(len(rows), 2, wizard.preview)
+        self.assertIn("12.50", rows[0])
+        self.assertIn("Alice", rows[0])
+        self.assertIn("INV 1", rows[0])
+        self.assertIn("-3.20", rows[1])
+        self.assertFalse(self.Files.search([("journal_id", "=", self.journal.id)]))
+        # a profile that does not fit the file: the preview says where and why
+        profile.decimal_separator = "."
+        wizard.invalidate_recordset(["preview"])
+        self.assertIn("b.csv", wizard.preview)
+        self.assertIn("line", wizard.preview)
 
     def test_zip_of_several_files(self):
         buffer = io.BytesIO()

@@ -54,6 +54,17 @@ def entries():
     return es
 
 
+def csv_profile(**columns):
+    """A semicolon CSV profile with decimal commas, one header row."""
+    return {
+        "delimiter": ";",
+        "decimal": ",",
+        "skip_rows": 1,
+        "date_format": "%d.%m.%Y",
+        "columns": columns,
+    }
+
+
 @tagged("post_install", "-at_install")
 class TestParsers(BaseCase):
     def test_doctests_of_the_lib_pass(self):
@@ -176,20 +187,14 @@ class TestParsers(BaseCase):
         self.assertIn("x.bai", str(err.exception))
 
     def test_csv_profile_signed_and_debit_credit(self):
-        profile = {
-            "delimiter": ";",
-            "decimal": ",",
-            "skip_rows": 1,
-            "date_format": "%d.%m.%Y",
-            "columns": {
-                "date": 0,
-                "counterparty_name": 1,
-                "payment_ref": 2,
-                "amount": 3,
-                "counterparty_iban": 4,
-                "bank_ref": 5,
-            },
-        }
+        profile = csv_profile(
+            date=0,
+            counterparty_name=1,
+            payment_ref=2,
+            amount=3,
+            counterparty_iban=4,
+            bank_ref=5,
+        )
         es = entries()[:4]
         (stmt,) = csvprofile.parse(writers.csv_text(es), profile)
         self.assertEqual([x.amount for x in stmt.lines], [e["amount"] for e in es])
@@ -326,6 +331,36 @@ class TestMatchingAndPain(BaseCase):
         self.assertEqual(set(props[7][0].item_ids), {6, 7})
         self.assertEqual(props[8][0].item_ids, (6,))
         self.assertIn("partner from IBAN", props[8][0].reasons)
+
+    def test_partner_from_vat_where_the_line_carries_no_account(self):
+        lines = [self.line(9, "13.00", ("nothing",), vat="be 0477.472.701")]
+        props = matching.best(
+            matching.match(lines, self.items(), partner_by_vat={"BE0477472701": 11})
+        )
+        self.assertEqual(props[9][0].item_ids, (7,))
+        self.assertEqual(props[9][0].score, 85)
+        self.assertIn("partner from VAT", props[9][0].reasons)
+        # the same line without the VAT number: amount only, a lower score
+        lines = [self.line(9, "13.00", ("nothing",))]
+        props = matching.best(
+            matching.match(lines, self.items(), partner_by_vat={"BE0477472701": 11})
+        )
+        self.assertLess(props[9][0].score, 85)
+
+    def test_counterparty_vat_read_from_camt_txid_and_csv(self):
+        entry = {
+            "amount": D("10.00"),
+            "date": date(2026, 1, 5),
+            "name": "ACME",
+            "vat": "be 0477.472.701",
+        }
+        for version in ("02", "08"):
+            (stmt,) = camt.parse(writers.camt([entry], version=version), "v.xml")
+            self.assertEqual(stmt.lines[0].counterparty_vat, "BE0477472701", version)
+        data = b"Date;Text;Amount;VAT\n05.01.2026;INV 1;10,00;BE 0477.472.701\n"
+        profile = csv_profile(date=0, payment_ref=1, amount=2, counterparty_vat="VAT")
+        (stmt,) = csvprofile.parse(data, profile, "v.csv")
+        self.assertEqual(stmt.lines[0].counterparty_vat, "BE0477472701")
 
     def test_pain001_both_versions_valid_with_epc_text(self):
         for schema in pain.SCHEMAS:

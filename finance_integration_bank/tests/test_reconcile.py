@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from datetime import timedelta
+from datetime import date, timedelta
 
 from odoo import fields
 from odoo.exceptions import UserError
@@ -142,6 +142,130 @@ class TestReconciliation(BankCommon):
         self.assertTrue(
             exchange, "the 10.00 difference went to an exchange difference entry"
         )
+
+    def test_reversed_invoice_brings_the_line_back_to_unmatched(self):
+        invoice = self.invoice(100.0)
+        line = self.import_lines(self.entry("100.00", invoice.name, "R1"))
+        line._fi_auto_match()
+        self.assertEqual(line.fi_match_state, "matched")
+        reversal = invoice._reverse_moves(cancel=True)
+        self.assertEqual(reversal.state, "posted")
+        self.assertEqual(line.fi_match_state, "unmatched")
+        self.assertFalse(line.is_reconciled)
+        self.assertEqual(line.fi_history_ids.mapped("action"), ["undone", "matched"])
+        self.assertTrue(
+            line.move_id.line_ids.filtered(
+                lambda aml: aml.account_id == self.journal.suspense_account_id
+            ),
+            "the line is back on the suspense account",
+        )
+        # the reversed invoice is no open item any more: not matched again
+        line._fi_auto_match()
+        self.assertNotEqual(line.fi_match_state, "matched")
+
+    def test_rate_imported_after_the_line_leaves_no_suspense_residual(self):
+        other = self.setup_other_currency(
+            "USD" if self.company.currency_id.name != "USD" else "CHF",
+            rates=[("2026-01-01", 2.0)],
+        )
+        invoice = self.invoice(200.0, currency=other, day="2026-01-05")  # 100.00
+        line = self.import_lines(
+            self.entry("80.00", invoice.name, "R1", day=date(2026, 1, 12))
+        )
+        line.write({"foreign_currency_id": other.id, "amount_currency": 200.0})
+        # the rate of the line's day arrives late, after the line was booked
+        self.env["res.currency.rate"].create(
+            {
+                "currency_id": other.id,
+                "name": "2026-01-12",
+                "rate": 2.5,
+                "company_id": self.company.id,
+            }
+        )
+        line._fi_auto_match()
+        self.assertEqual(line.fi_match_state, "matched", line.fi_reasons)
+        self.assertEqual(invoice.payment_state, "paid")
+        self.assertTrue(invoice.currency_id.is_zero(invoice.amount_residual))
+        suspense = line.move_id.line_ids.filtered(
+            lambda aml: aml.account_id == self.journal.suspense_account_id
+        )
+        self.assertFalse(suspense, "nothing left on the suspense account")
+        exchange = (
+            invoice.line_ids.matched_credit_ids.exchange_move_id
+            | invoice.line_ids.matched_debit_ids.exchange_move_id
+        )
+        self.assertEqual(
+            abs(
+                sum(
+                    exchange.line_ids.filtered("account_id.reconcile").mapped("balance")
+                )
+            ),
+            20.0,
+            "booked at the line's own rate (80 for 200): 20.00 exchange difference",
+        )
+
+    def test_partner_found_by_vat_when_the_file_carries_no_account(self):
+        self.partner_a.vat = "BE0477472701"
+        invoice = self.invoice(100.0)
+        self.invoice(100.0, partner=self.env["res.partner"].create({"name": "Other"}))
+        line = self.import_lines(
+            self.entry(
+                "100.00", "no ref", "R1", name="A. N. Other", vat="be 0477 472 701"
+            )
+        )
+        self.assertEqual(line.fi_counterparty_vat, "BE0477472701")
+        line._fi_auto_match()
+        self.assertIn("partner from VAT", line.fi_reasons)
+        self.assertEqual(line.fi_score, 85)
+        self.assertEqual(
+            line.fi_candidate_ids, invoice.line_ids.filtered("account_id.reconcile")
+        )
+
+    def test_exception_opens_the_candidates_and_the_chosen_one_reconciles(self):
+        invoice, other = self.invoice(100.0), self.invoice(100.0)
+        line = self.import_lines(self.entry("100.00", "no reference", "R1"))
+        line._fi_auto_match()
+        self.assertEqual(line.fi_match_state, "proposed")
+        exception = self.exceptions_of(line)
+        action = exception.action_fi_match_bank_line()
+        wizard = self.env[action["res_model"]].browse(action["res_id"])
+        self.assertEqual(wizard.line_id, line)
+        self.assertGreaterEqual(len(wizard.candidate_ids), 2)
+        for candidate in wizard.candidate_ids:
+            self.assertTrue(candidate.score and candidate.reasons, candidate.item_refs)
+        target = invoice.line_ids.filtered("account_id.reconcile")
+        chosen = wizard.candidate_ids.filtered(lambda c: c.item_ids == target)
+        self.assertEqual(len(chosen), 1)
+        self.assertIn(invoice.name, chosen.item_refs)
+        with self.assertRaises(UserError):  # nothing chosen
+            wizard.action_match()
+        chosen.selected = True
+        wizard.action_match()
+        self.assertEqual(line.fi_match_state, "matched")
+        self.assertIn("chosen by", line.fi_reasons)
+        self.assertEqual(invoice.payment_state, "paid")
+        self.assertEqual(other.payment_state, "not_paid")
+        self.assertEqual(exception.state, "resolved")
+        with self.assertRaises(UserError):  # matched lines have no wizard
+            line.action_fi_open_match()
+
+    def test_match_chosen_above_the_amount_waits_for_another_user(self):
+        self.journal.fi_manual_approval_amount = 50.0
+        invoice = self.invoice(100.0)
+        line = self.import_lines(self.entry("100.00", "nothing", "R1"))
+        line._fi_auto_match()
+        action = line.action_fi_open_match()
+        wizard = self.env[action["res_model"]].browse(action["res_id"])
+        # open items chosen by hand instead of a proposal
+        wizard.item_ids = invoice.line_ids.filtered("account_id.reconcile")
+        wizard.action_match()
+        self.assertEqual(line.fi_match_state, "to_approve")
+        self.assertEqual(invoice.payment_state, "not_paid")
+        with self.assertRaises(UserError):  # the proposer cannot approve
+            line.action_fi_approve()
+        line.with_user(self.owner).action_fi_approve()
+        self.assertEqual(line.fi_match_state, "matched")
+        self.assertEqual(invoice.payment_state, "paid")
 
     def test_unmatched_alert_once_per_breach(self):
         line = self.import_lines(self.entry("12.34", "nothing", "R1"))

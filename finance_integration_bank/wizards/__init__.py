@@ -1,1 +1,2 @@
 from . import fi_bank_import_wizard
+from . import fi_bank_match_wizard

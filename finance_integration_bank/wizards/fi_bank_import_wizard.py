@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import base64
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 
 from ..lib import csvprofile
 from ..lib.model import StatementError
@@ -47,12 +47,22 @@ class FiBankImportWizard(models.TransientModel):
             for att in self.attachment_ids
         ]
         if self.run_as_job:
-            self.env["fi.bank.statement.file"].with_delay(
-                description=_(
-                    "Import %s files into %s", len(files), self.journal_id.name
-                )
-            )._fi_import_job(self.journal_id.id, self.attachment_ids.ids)
-            self.result = _("Queued as a job.")
+            run = self.env["fi.bank.import"].create(
+                {
+                    "name": _(
+                        "%(n)s files into %(j)s", n=len(files), j=self.journal_id.name
+                    ),
+                    "journal_id": self.journal_id.id,
+                    "attachment_ids": [Command.set(self.attachment_ids.ids)],
+                }
+            )
+            run.with_delay(description=run.name)._fi_run()
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": run._name,
+                "res_id": run.id,
+                "view_mode": "form",
+            }
         else:
             records = self.env["fi.bank.statement.file"]._fi_import_files(
                 self.journal_id, files
