@@ -25,3 +25,4 @@ from . import test_periods
 from . import test_rate_limit
 from . import test_payload_encryption
 from . import test_two_factor
+from . import test_exception_case_items
