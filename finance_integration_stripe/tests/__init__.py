@@ -5,3 +5,4 @@ from . import test_webhook_route
 from . import test_disputes
 from . import test_billing
 from . import test_outbound_refund
+from . import test_fx
