@@ -26,6 +26,7 @@ GOVERNED_FIELDS = (
     "stripe_dispute_account_id",
     "stripe_transit_account_id",
     "stripe_fx_account_id",
+    "stripe_dispute_loss_account_id",
 )
 
 
@@ -462,3 +463,6 @@ class FiEndpointChange(models.Model):
         "account.account", "Payout Transit Account"
     )
     stripe_fx_account_id = fields.Many2one("account.account", "FX Difference Account")
+    stripe_dispute_loss_account_id = fields.Many2one(
+        "account.account", "Dispute Loss Account"
+    )
