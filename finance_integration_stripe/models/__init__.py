@@ -7,3 +7,4 @@ from . import fi_endpoint_disputes
 from . import fi_endpoint_billing
 from . import fi_refund_outbound
 from . import fi_endpoint_balance
+from . import fi_stripe_backfill

@@ -6,3 +6,4 @@ from . import test_disputes
 from . import test_billing
 from . import test_outbound_refund
 from . import test_fx
+from . import test_catch_up
