@@ -15,6 +15,13 @@ DAY = 86400
 class TestStripeCatchUpBeyondEvents(StripeCommon):
     def setUp(self):
         super().setUp()
+        # the events other tests left on the class's Stripe are not this one's
+        with self.stripe.lock:
+            for oid in [
+                o for o, obj in self.stripe.objects.items() if obj["object"] == "event"
+            ]:
+                del self.stripe.objects[oid]
+                self.stripe.order.remove(oid)
         now = int(time.time())
         self.outage_start = now - 40 * DAY
         self.endpoint.sudo().stripe_last_event_created = self.outage_start
