@@ -7,3 +7,4 @@ from . import test_billing
 from . import test_outbound_refund
 from . import test_fx
 from . import test_catch_up
+from . import test_reconcile

@@ -201,6 +201,7 @@ class FakeStripe:
         after = query.pop("starting_after", None)
         filters = {k: v for k, v in query.items() if not k.startswith("expand")}
         gte = filters.pop("created[gte]", None)
+        lt = filters.pop("created[lt]", None)
         with self.lock:
             if "payout" in filters:
                 # the balance transactions of a payout, in their payout order
@@ -217,6 +218,7 @@ class FakeStripe:
             )
             and ("payout" not in filters or obj.get("_payout") == filters["payout"])
             and (gte is None or obj.get("created", 0) >= int(gte))
+            and (lt is None or obj.get("created", 0) < int(lt))
         ]
         start = 0
         if after:
