@@ -75,8 +75,8 @@ class FiEndpoint(models.Model):
 
     def _fi_stripe_odoo_rows(self, keys, day):
         """What Odoo booked for ``keys`` (bound payments, refunds, invoices),
-        and the Stripe payments of this endpoint dated ``day`` that are not
-        among them (missing on Stripe's side)."""
+        and the payments and refunds this endpoint bound during ``day`` that
+        Stripe does not list for it (missing on Stripe's side)."""
         bindings = self.env["fi.binding"].sudo()
         rows = []
         bound = bindings.search(
@@ -94,30 +94,45 @@ class FiEndpoint(models.Model):
                 continue
             seen.add(record)
             rows.append(self._fi_stripe_odoo_row(key, record))
-        dated = self.env["account.payment"].search(
+        # bound during the day but not listed by Stripe for it: a charge of
+        # the day before processed after midnight (Stripe says when it was
+        # created), or a posting Stripe does not know at all
+        start, end = self._fi_stripe_day_window(day)
+        late = bindings.search(
             [
-                ("journal_id", "=", self.stripe_journal_id.id),
-                ("date", "=", day),
-                ("state", "not in", ("draft", "canceled")),
+                ("endpoint_id", "=", self.id),
+                ("external_type", "in", ("payment_intent", "refund")),
+                (
+                    "create_date",
+                    ">=",
+                    datetime.fromtimestamp(start, UTC).replace(tzinfo=None),
+                ),
+                (
+                    "create_date",
+                    "<",
+                    datetime.fromtimestamp(end, UTC).replace(tzinfo=None),
+                ),
             ]
         )
-        start, end = self._fi_stripe_day_window(day)
-        for payment in dated:
-            if payment in seen:
+        for binding in late:
+            key = (binding.external_type, binding.external_id)
+            record = self.env[binding.res_model].browse(binding.res_id).exists()
+            if key in keys or not record or record in seen:
                 continue
-            kind = "payment_intent" if payment.payment_type == "inbound" else "refund"
-            external = self.env["fi.binding"].to_external(self, payment, kind)
-            if not external:
+            if record._name != "account.payment" or record.state in (
+                "draft",
+                "canceled",
+            ):
                 continue
             try:
-                obj = self._fi_stripe_fetch(kind, external)
+                obj = self._fi_stripe_fetch(binding.external_type, binding.external_id)
             except StripeBusinessError as err:
                 if err.error.get("code") != "resource_missing":
                     raise
                 obj = None
             if obj is not None and not start <= int(obj.get("created") or 0) < end:
                 continue  # Stripe's object of another day, booked on this one
-            rows.append(self._fi_stripe_odoo_row((kind, external), payment))
+            rows.append(self._fi_stripe_odoo_row(key, record))
         return rows
 
     def _fi_stripe_odoo_row(self, key, record):
