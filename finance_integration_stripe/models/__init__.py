@@ -9,3 +9,4 @@ from . import fi_refund_outbound
 from . import fi_endpoint_balance
 from . import fi_stripe_backfill
 from . import fi_endpoint_reconcile
+from . import fi_endpoint_risk

@@ -282,11 +282,12 @@ class FiEndpoint(models.Model):
         return payment
 
     def _fi_stripe_reconcile(self, payment, document):
-        """Reconcile a payment with an invoice or credit note (open lines of
-        the receivable account)."""
+        """Reconcile a payment (or a credit note) with an invoice or credit
+        note (open lines of the receivable account)."""
         if not document or document.state != "posted":
             return
-        lines = (payment.move_id.line_ids | document.line_ids).filtered(
+        entry = payment.move_id if payment._name == "account.payment" else payment
+        lines = (entry.line_ids | document.line_ids).filtered(
             lambda line: (
                 line.account_id.account_type == "asset_receivable"
                 and not line.reconciled

@@ -8,3 +8,4 @@ from . import test_outbound_refund
 from . import test_fx
 from . import test_catch_up
 from . import test_reconcile
+from . import test_risk

@@ -41,6 +41,9 @@ COLLECTIONS = {
     "customers": "customer",
     "balance_transactions": "balance_transaction",
     "events": "event",
+    "credit_notes": "credit_note",
+    "reviews": "review",
+    "early_fraud_warnings": "radar.early_fraud_warning",
 }
 
 
@@ -172,6 +175,8 @@ class FakeStripe:
 
     def _get(self, handler, path, query):
         segments = path.strip("/").split("/")
+        if segments[1:2] == ["radar"]:
+            segments = segments[:1] + segments[2:]
         if segments == ["v1", "account"]:
             return self._send(handler, 200, self.account)
         if segments == ["v1", "balance"]:
