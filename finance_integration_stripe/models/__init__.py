@@ -10,3 +10,4 @@ from . import fi_endpoint_balance
 from . import fi_stripe_backfill
 from . import fi_endpoint_reconcile
 from . import fi_endpoint_risk
+from . import fi_stripe_currency

@@ -100,7 +100,7 @@ class FiEndpoint(models.Model):
         rows = [
             (self.stripe_dispute_account_id.id, label, -amount),
             (self.stripe_fee_account_id.id, _("%s: dispute fee", label), fee),
-            (self.stripe_clearing_account_id.id, label, net),
+            (self._fi_stripe_clearing(currency).id, label, net),
         ]
         date = datetime.fromtimestamp(txn.get("created") or 0, UTC).date()
         move = self._fi_stripe_entry(message, dispute["id"], date, currency, code, rows)

@@ -253,7 +253,7 @@ class FiEndpoint(models.Model):
                 ),
                 "currency",
             )
-        journal = self.stripe_journal_id
+        journal = self._fi_stripe_journal(currency)
         method_lines = (
             journal.inbound_payment_method_line_ids
             if direction == "inbound"
@@ -274,8 +274,9 @@ class FiEndpoint(models.Model):
         if transaction:
             values["payment_transaction_id"] = transaction.id
         payment = self.env["account.payment"].create(values)
-        if self.stripe_clearing_account_id:
-            payment.outstanding_account_id = self.stripe_clearing_account_id
+        clearing = self._fi_stripe_clearing(currency)
+        if clearing:
+            payment.outstanding_account_id = clearing
         payment.action_post()
         if transaction:
             transaction.payment_id = payment

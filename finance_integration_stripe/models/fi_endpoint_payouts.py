@@ -89,7 +89,8 @@ class FiEndpoint(models.Model):
         )
         settlement = Settlement(payout["id"], payout["currency"])
         binding = self.env["fi.binding"]
-        clearing = self.stripe_clearing_account_id
+        clearing = self._fi_stripe_clearing(payout["currency"])
+        default_clearing = self.stripe_clearing_account_id
         lookup = self.env["fi.value.map"].fi_lookup
         accounts = {}
         api = self._fi_stripe_api()
@@ -110,11 +111,14 @@ class FiEndpoint(models.Model):
                     account = lookup(
                         const.BALANCE_CATEGORY_MAP, category, endpoint=self
                     )
+                    if account == default_clearing:
+                        account = clearing  # the payout currency's own
                     accounts[category] = account
-                booked = None
+                key, booked = account.id, None
                 if txn.get("exchange_rate"):
-                    booked = self._fi_stripe_booked(txn, account)
-                settlement.add(txn, account.id, booked=booked)
+                    booked_account, booked = self._fi_stripe_booked(txn, account)
+                    key = booked_account.id if booked else key
+                settlement.add(txn, key, booked=booked)
         except SettlementError as err:
             raise FiBusinessError(
                 _("Payout %(po)s: %(err)s", po=payout["id"], err=err),
@@ -181,31 +185,33 @@ class FiEndpoint(models.Model):
 
     def _fi_stripe_booked(self, txn, account):
         """How Odoo booked the source of a balance transaction Stripe
-        converted: ``(currency, amount_minor, company_minor)`` of the payment
-        or refund line on ``account`` (debit positive), or None when this
-        connector did not book it there (then it settles at Stripe's
+        converted: ``(account, (currency, amount_minor, company_minor))``, the
+        line of the payment or refund on its clearing account (debit
+        positive), or ``(None, None)`` when this connector did not book it on
+        ``account`` or a clearing account (then it settles at Stripe's
         amount)."""
         binding = self.env["fi.binding"]
         source = txn.get("source")
         if isinstance(source, dict):
             source = source.get("id")
         if not source:
-            return None
+            return None, None
         record = binding.to_odoo(self, "refund", source)
         if not record and source.startswith(("ch_", "py_")):
             intent_id = self._fi_stripe_fetch("charge", source).get("payment_intent")
             if intent_id:
                 record = binding.to_odoo(self, "payment_intent", intent_id)
         if not record or record._name != "account.payment":
-            return None
+            return None, None
+        accounts = account | self._fi_stripe_clearing_accounts()
         lines = record.move_id.line_ids.filtered(
-            lambda line: line.account_id == account
+            lambda line: line.account_id in accounts
         )
         if len(lines) != 1:
-            return None
+            return None, None
         code = lines.currency_id.name.lower()
         company_code = self.company_id.currency_id.name.lower()
-        return (
+        return lines.account_id, (
             code,
             self._fi_stripe_to_minor(lines.amount_currency, code),
             self._fi_stripe_to_minor(lines.balance, company_code),

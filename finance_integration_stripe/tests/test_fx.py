@@ -181,3 +181,63 @@ class TestStripeFx(StripeCommon):
             },
         )
         self.assertEqual(sum(dec(x.balance) for x in move.line_ids), Decimal("0.00"))
+
+    def test_per_currency_journal_and_clearing_account(self):
+        eur_clearing = self.env["account.account"].create(
+            {
+                "code": "S1011",
+                "name": "Stripe clearing EUR",
+                "account_type": "asset_current",
+                "reconcile": True,
+            }
+        )
+        eur_journal = self.env["account.journal"].create(
+            {
+                "name": "Stripe EUR",
+                "code": "STEU",
+                "type": "bank",
+                "currency_id": self.eur.id,
+            }
+        )
+        (
+            eur_journal.inbound_payment_method_line_ids
+            | eur_journal.outbound_payment_method_line_ids
+        ).payment_account_id = eur_clearing
+        self.endpoint.write(
+            {
+                "stripe_currency_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "currency_id": self.eur.id,
+                            "journal_id": eur_journal.id,
+                            "clearing_account_id": eur_clearing.id,
+                        },
+                    )
+                ]
+            }
+        )
+        intent, payment = self.paid(100.00, 10000, self.eur)
+        self.assertEqual(payment.journal_id, eur_journal)
+        self.assertEqual(payment.outstanding_account_id, eur_clearing)
+        _usd_intent, usd_payment = self.paid(10.00, 1000, self.usd)
+        self.assertEqual(usd_payment.journal_id, self.journal)
+        # Stripe's balance per currency against each currency's clearing account
+        saved = self.stripe.balance
+        self.addCleanup(setattr, self.stripe, "balance", saved)
+        self.stripe.balance = {
+            "object": "balance",
+            "available": [{"amount": 10000, "currency": "eur"}],
+            "pending": [{"amount": 1000, "currency": "usd"}],
+        }
+        result = self.endpoint._fi_stripe_check_balance()
+        self.assertEqual(result["EUR"][2], Decimal("0.00"))
+        self.assertEqual(result["USD"][2], Decimal("0.00"))
+        # the payout takes the EUR payment off the EUR clearing account
+        move, _net = self.settle(
+            "po_fx_eur", [(intent["latest_charge"], 12000, 378, 1.2)]
+        )
+        self.assertEqual(self.total(move, eur_clearing), Decimal("-125.00"))
+        self.assertEqual(self.total(move, self.clearing), Decimal("0"))
+        self.assertEqual(self.total(move, self.fx), Decimal("5.00"))
