@@ -21,4 +21,5 @@
         "views/fi_stripe_backfill_views.xml",
         "views/menus.xml",
     ],
+    "demo": ["demo/stripe_demo.xml"],
 }

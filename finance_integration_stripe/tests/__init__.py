@@ -9,3 +9,4 @@ from . import test_fx
 from . import test_catch_up
 from . import test_reconcile
 from . import test_risk
+from . import test_demo

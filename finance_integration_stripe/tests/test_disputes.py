@@ -82,11 +82,17 @@ class TestStripeDisputes(StripeCommon):
         )
         self.assertIn(dispute["id"], case.detail)
         created = self.env["fi.message"].search(
-            [("event_type", "=", "charge.dispute.created")]
+            [
+                ("event_type", "=", "charge.dispute.created"),
+                ("endpoint_id", "=", self.endpoint.id),
+            ]
         )
         self.assertEqual(set(created.mapped("state")), {"done"})
         self.assertEqual(
-            self.env["fi.exception"].search_count([("fi_standalone", "=", True)]), 1
+            self.env["fi.exception"].search_count(
+                [("fi_standalone", "=", True), ("endpoint_id", "=", self.endpoint.id)]
+            ),
+            1,
         )
         # won: Stripe reinstates the amount (and here the fee)
         reinstated = self.txn(
@@ -167,7 +173,7 @@ class TestStripeDisputes(StripeCommon):
         case = self.bound("dispute_case", dispute["id"])
         self.assertEqual(
             self.env["account.move"].search_count(
-                [("fi_stripe_writeoff_state", "!=", False)]
+                [("fi_stripe_writeoff_state", "!=", False), ("ref", "=", dispute["id"])]
             ),
             1,
             "one write-off for two events",
