@@ -15,8 +15,11 @@
     "external_dependencies": {"python": ["requests"]},
     "data": [
         "security/security.xml",
+        "security/ir.model.access.csv",
         "data/ir_cron.xml",
         "views/fi_endpoint_views.xml",
+        "views/fi_stripe_backfill_views.xml",
         "views/menus.xml",
     ],
+    "demo": ["demo/stripe_demo.xml"],
 }

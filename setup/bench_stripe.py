@@ -5,19 +5,21 @@ A throwaway PostgreSQL cluster and an Odoo server (--workers=2 and the
 queue_job runner, channels root:2,root.fi:2) with finance_integration_stripe;
 a local Stripe API (the tests' FakeStripe, on 127.0.0.1, in this process).
 
-- events: N signed ``payment_intent.succeeded`` events (Stripe-Signature made
+- events: signed ``payment_intent.succeeded`` events (Stripe-Signature made
   by the official ``stripe`` SDK) POSTed to /fi/webhook/<key> by 4 senders;
-  the clock stops when every message is done and every invoice paid
-  (intake, dispatch, job, re-fetch of the PaymentIntent, payment posted,
-  reconciled). events_per_s = N / elapsed.
-- floor: the same number of payments created, posted and reconciled with
-  their invoices by a plain ORM loop in one process (odoo shell), one commit
-  per payment as the pipeline does: floor_per_s.
+  a round's clock stops when every message is done (intake, dispatch, job,
+  re-fetch of the PaymentIntent, payment posted, reconciled).
+- floor: as many payments created, posted and reconciled with their invoices
+  by a plain ORM loop in one process (odoo shell), one commit per payment as
+  the pipeline does.
+- the two run in --rounds interleaved rounds (events then floor, floor then
+  events, ...) on the same machine load; events_per_s and floor_per_s are the
+  medians of the rounds, ratio the median of the rounds' ratios.
 - payout: a payout of 10,000 balance transactions (pages of 100) settled in one
   entry; seconds, and the Python peak memory of the settlement (tracemalloc)
   for 1,000 and 10,000 lines (the second must not be ~10x the first).
 
-Usage: setup/bench stripe [--events N] [--lines N] [--keep]
+Usage: setup/bench stripe [--events N] [--lines N] [--rounds N] [--keep]
 """
 
 import argparse
@@ -25,6 +27,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import threading
@@ -193,6 +196,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--lines", type=int, default=10000)
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=20,
+        help="unmeasured events first (they post nothing)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="interleaved rounds of events and floor (the ratio is the median "
+        "of the rounds' ratios)",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="fi-bench-stripe.")
@@ -279,14 +295,6 @@ def main():
             )
             payouts.append(pid)
 
-        say(f"floor: {n} payments by a plain ORM loop in one process ...")
-        floor_out = pick(
-            shell(conf, FLOOR, INVOICES=floor_invoices, JOURNAL=info["floor_journal"]),
-            "FLOOR",
-        )
-        floor_s, floor_paid = float(floor_out.split()[0]), int(floor_out.split()[1])
-        floor_per_s = n / floor_s
-
         say("starting Odoo (--workers=2, queue_job runner) ...")
         server = _fi.OdooServer(
             conf,
@@ -298,40 +306,116 @@ def main():
             args=("--limit-time-real=100000", "--limit-time-cpu=100000"),
         ).start()
         url = f"{server.url}/fi/webhook/{info['key']}"
-        say(f"events: {n} signed payment_intent.succeeded ...")
-        started = time.perf_counter()
-        errors = send_events(url, bodies)
-        sent = time.perf_counter() - started
-        deadline = time.time() + 900
-        done = 0
-        while time.time() < deadline:
-            done = cluster.scalar(
-                DB,
-                "SELECT count(*) FROM fi_message WHERE state IN "
-                f"('done', 'failed', 'dead') AND endpoint_id = {info['endpoint']}",
+        rounds = max(1, args.rounds)
+        size = n // rounds
+        say(
+            f"{rounds} interleaved rounds of {size} payments: signed "
+            "payment_intent.succeeded events through the server, and a plain ORM "
+            "loop in one process (the floor), the order alternating"
+        )
+        # warm-up: every worker loads the registry and the routes on events
+        # that post nothing (PaymentIntents naming no invoice, canceled)
+        warm = []
+        for index in range(args.warmup):
+            intent = fake.add(
+                "payment_intent",
+                id=f"pi_bench_warm_{index}",
+                amount=100,
+                amount_received=0,
+                currency="usd",
+                status="canceled",
+                metadata={},
+                application=None,
+                transfer_data=None,
             )
-            if done >= n:
-                break
+            warm.append(
+                json.dumps(fake.event("payment_intent.canceled", intent)).encode()
+            )
+        send_events(url, warm)
+        expected = len(warm)
+        deadline = time.time() + 300
+        while time.time() < deadline and expected > cluster.scalar(
+            DB,
+            "SELECT count(*) FROM fi_message WHERE state IN "
+            "('done', 'failed', 'dead', 'ignored') "
+            f"AND endpoint_id = {info['endpoint']}",
+        ):
             time.sleep(0.2)
-        elapsed = time.perf_counter() - started
+        pipeline_rates, floor_rates, errors = [], [], []
+        for index in range(rounds):
+            chunk = slice(index * size, (index + 1) * size)
+
+            def pipeline(chunk=chunk):
+                nonlocal expected
+                expected += size
+                started = time.perf_counter()
+                errors.extend(send_events(url, bodies[chunk]))
+                deadline = time.time() + 900
+                while time.time() < deadline:
+                    done = cluster.scalar(
+                        DB,
+                        "SELECT count(*) FROM fi_message WHERE state IN "
+                        "('done', 'failed', 'dead', 'ignored') "
+                        f"AND endpoint_id = {info['endpoint']}",
+                    )
+                    if done >= expected:
+                        break
+                    time.sleep(0.1)
+                return size / (time.perf_counter() - started)
+
+            def floor(chunk=chunk):
+                out = pick(
+                    shell(
+                        conf,
+                        FLOOR,
+                        INVOICES=floor_invoices[chunk],
+                        JOURNAL=info["floor_journal"],
+                    ),
+                    "FLOOR",
+                )
+                return size / float(out.split()[0])
+
+            steps = [("events", pipeline), ("floor", floor)]
+            if index % 2:
+                steps.reverse()
+            rates = {name: step() for name, step in steps}
+            pipeline_rates.append(rates["events"])
+            floor_rates.append(rates["floor"])
+            say(
+                f"  round {index + 1} ({steps[0][0]} first): "
+                f"events {rates['events']:.1f}/s, floor {rates['floor']:.1f}/s, "
+                f"ratio {rates['events'] / rates['floor']:.2f}"
+            )
+        server.stop()
+        measured = rounds * size
         paid = cluster.scalar(
             DB,
-            "SELECT count(*) FROM account_move WHERE payment_state = 'paid' AND id IN "
-            f"({','.join(map(str, pipeline_invoices))})",
+            "SELECT count(*) FROM account_move WHERE payment_state IN "
+            "('paid', 'in_payment') AND id IN "
+            f"({','.join(map(str, pipeline_invoices[:measured]))})",
         )
-        failed = cluster.scalar(
+        floor_paid = cluster.scalar(
             DB,
-            "SELECT count(*) FROM fi_message WHERE state <> 'done' "
+            "SELECT count(*) FROM account_move WHERE payment_state IN "
+            "('paid', 'in_payment') AND id IN "
+            f"({','.join(map(str, floor_invoices[:measured]))})",
+        )
+        not_done = cluster.scalar(
+            DB,
+            "SELECT count(*) FROM fi_message WHERE state NOT IN ('done', 'ignored') "
             f"AND endpoint_id = {info['endpoint']}",
         )
-        events_per_s = n / elapsed
+        events_per_s = statistics.median(pipeline_rates)
+        floor_per_s = statistics.median(floor_rates)
+        ratio = statistics.median(
+            e / f for e, f in zip(pipeline_rates, floor_rates, strict=True)
+        )
         say(
-            f"  sent in {sent:.1f}s, all processed in {elapsed:.1f}s: "
-            f"{events_per_s:.1f} events/s; paid={paid}/{n} not_done={failed} "
+            f"  medians: events {events_per_s:.1f}/s, floor {floor_per_s:.1f}/s, "
+            f"paired ratio {ratio:.2f}; paid={paid}/{measured} "
+            f"floor_paid={floor_paid}/{measured} not_done={not_done} "
             f"send_errors={len(errors)}"
         )
-        say(f"  floor: {floor_s:.1f}s, {floor_per_s:.1f} payments/s, paid={floor_paid}")
-        server.stop()
 
         say("payout settlement ...")
         results = json.loads(
@@ -387,7 +471,6 @@ def main():
             f"{args.lines:,} lines: {large['s']:.2f}s, peak {peak_mb:.1f} MB, "
             f"entry of {large['lines']} lines {large['state']}"
         )
-        ratio = events_per_s / floor_per_s
         print(
             f"bench stripe: events_per_s={events_per_s:.1f} "
             f"floor_per_s={floor_per_s:.1f} ratio={ratio:.2f} "

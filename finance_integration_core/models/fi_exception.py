@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import uuid
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -117,6 +118,18 @@ class FiException(models.Model):
     runbook_approver_id = fields.Many2one(
         "res.users", "Approves the Manual Path", compute="_compute_runbook"
     )
+    sla_due = fields.Datetime(
+        "Due By",
+        readonly=True,
+        help="Deadline set by the case itself (a dispute's evidence due date): "
+        "replaces the SLA of the flow.",
+    )
+    fi_standalone = fields.Boolean(
+        "Case Item",
+        readonly=True,
+        help="Opened for a case, not for a failure of its message: processing "
+        "the message does not close it.",
+    )
     ignore_reason = fields.Text(readonly=True, tracking=True)
     resolution_note = fields.Text(tracking=True)
 
@@ -126,9 +139,12 @@ class FiException(models.Model):
         for item in self:
             item.priority_rank = ranks.get(item.severity, 1)
 
-    @api.depends("date_opened", "flow_id.sla_max_exception_age_hours")
+    @api.depends("date_opened", "sla_due", "flow_id.sla_max_exception_age_hours")
     def _compute_sla_deadline(self):
         for item in self:
+            if item.sla_due:
+                item.sla_deadline = item.sla_due
+                continue
             hours = item.flow_id.sla_max_exception_age_hours or 24
             item.sla_deadline = (item.date_opened or fields.Datetime.now()) + timedelta(
                 hours=hours
@@ -213,6 +229,44 @@ class FiException(models.Model):
         return item
 
     @api.model
+    def _fi_open_for(
+        self,
+        reason_code,
+        detail,
+        category="business",
+        message=None,
+        endpoint=None,
+        record=None,
+        deadline=None,
+    ):
+        """Open an item for a case rather than for a failure of a message (a
+        dispute to answer by its evidence date, a reconciliation difference):
+        processing its message never closes it, and ``deadline`` (a UTC
+        datetime) replaces the flow's SLA. Without ``message``, an internal
+        inbound message of ``endpoint``, done and pointing at ``record``,
+        anchors the item (endpoint, company, correlation id as for any item)."""
+        if message is None:
+            if not endpoint:
+                raise UserError(_("An exception item needs a message or an endpoint."))
+            values = {
+                "endpoint_id": endpoint.id,
+                "company_id": endpoint.company_id.id,
+                "direction": "in",
+                "state": "done",
+                "event_type": f"internal.{reason_code}",
+                "correlation_id": uuid.uuid4().hex,
+                "date_done": fields.Datetime.now(),
+            }
+            if record:
+                values.update(res_model=record._name, res_id=record.id)
+            message = self.env["fi.message"].sudo().create(values)
+        item = self._fi_open(message, reason_code, detail, category)
+        item.sudo().write({"fi_standalone": True, "sla_due": deadline or False})
+        if deadline:
+            item.activity_ids.sudo().write({"date_deadline": item.sla_deadline.date()})
+        return item
+
+    @api.model
     def _fi_route_owner(self, message, category):
         """Who works an item: technical failures go to the endpoint's technical
         owner, business exceptions to the flow's owner (both fall back to the
@@ -274,7 +328,7 @@ class FiException(models.Model):
             )
 
     def _fi_close_by_success(self):
-        for item in self:
+        for item in self.filtered(lambda e: not e.fi_standalone):
             item.write(
                 {
                     "state": "resolved",

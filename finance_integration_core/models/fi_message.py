@@ -601,7 +601,11 @@ class FiMessage(models.Model):
         self.ensure_one()
         exceptions = self.env["fi.exception"].sudo()
         existing = exceptions.search(
-            [("fi_message_id", "=", self.id), ("state", "in", ("new", "in_progress"))],
+            [
+                ("fi_message_id", "=", self.id),
+                ("state", "in", ("new", "in_progress")),
+                ("fi_standalone", "=", False),
+            ],
             limit=1,
         )
         if existing:

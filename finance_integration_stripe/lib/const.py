@@ -22,6 +22,15 @@ HANDLED_EVENTS = {
     "charge.dispute.closed": "dispute",
     "charge.dispute.funds_withdrawn": "dispute",
     "charge.dispute.funds_reinstated": "dispute",
+    "review.opened": "review",
+    "review.closed": "review",
+    "radar.early_fraud_warning.created": "review",
+    "radar.early_fraud_warning.updated": "review",
+    "invoice.payment_failed": "collections",
+    "invoice.marked_uncollectible": "collections",
+    "credit_note.created": "credit_note",
+    "credit_note.updated": "credit_note",
+    "credit_note.voided": "credit_note",
     "customer.created": "customer",
     "customer.updated": "customer",
     "invoice.finalized": "invoice",
@@ -43,6 +52,9 @@ OBJECT_PATHS = {
     "invoice": "/v1/invoices/{id}",
     "customer": "/v1/customers/{id}",
     "balance_transaction": "/v1/balance_transactions/{id}",
+    "review": "/v1/reviews/{id}",
+    "early_fraud_warning": "/v1/radar/early_fraud_warnings/{id}",
+    "credit_note": "/v1/credit_notes/{id}",
 }
 
 #: currencies whose amounts Stripe gives in whole units (no minor unit)

@@ -7,3 +7,7 @@ from . import fi_endpoint_disputes
 from . import fi_endpoint_billing
 from . import fi_refund_outbound
 from . import fi_endpoint_balance
+from . import fi_stripe_backfill
+from . import fi_endpoint_reconcile
+from . import fi_endpoint_risk
+from . import fi_stripe_currency

@@ -12,6 +12,12 @@ class AccountMove(models.Model):
         index="btree_not_null",
         help="Correlation id of the integration message that created this entry.",
     )
+    fi_stripe_hold = fields.Char(
+        "Fraud Hold",
+        readonly=True,
+        copy=False,
+        help="Set while a Stripe review or early fraud warning is open on its payment.",
+    )
 
 
 class AccountMoveLine(models.Model):
@@ -36,3 +42,4 @@ class AccountPayment(models.Model):
         readonly=True,
         index="btree_not_null",
     )
+    fi_stripe_hold = fields.Char("Fraud Hold", readonly=True, copy=False)

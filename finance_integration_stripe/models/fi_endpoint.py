@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
 import logging
+import time
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -11,7 +12,7 @@ from odoo.addons.finance_integration_core.lib.errors import (
     FiTransientError,
 )
 
-from ..lib import const, signature
+from ..lib import catchup, const, signature
 from ..lib.api import StripeApi, build_request
 
 _logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ GOVERNED_FIELDS = (
     "stripe_dispute_account_id",
     "stripe_transit_account_id",
     "stripe_fx_account_id",
+    "stripe_dispute_loss_account_id",
 )
 
 
@@ -383,17 +385,15 @@ class FiEndpoint(models.Model):
     def _fi_stripe_catch_up(self):
         """Feed the events Stripe has but this endpoint may have missed
         (outage, paused endpoint, restored database) through intake: stored
-        once (the event id is the idempotency key), processed as usual.
-        Returns ``(seen, stored)``."""
+        once (the event id is the idempotency key), processed as usual. When
+        the last event seen is older than ``/v1/events`` reaches back (30
+        days), the objects created since are listed instead
+        (``_fi_stripe_backfill``). Returns ``(seen, stored)``."""
         self.ensure_one()
-        if self.provider != "stripe":
-            raise UserError(_("Endpoint %s is not a Stripe endpoint.", self.name))
-        self.env.flush_all()
-        config = self.env["fi.endpoint"]._fi_endpoint_config(self.key)
-        if config is None:
-            raise UserError(
-                _("Endpoint %s must be active or paused to catch up.", self.name)
-            )
+        config = self._fi_stripe_intake_config()
+        if catchup.needs_object_listing(self.stripe_last_event_created, time.time()):
+            report = self._fi_stripe_backfill(self.stripe_last_event_created - 1)
+            return report["seen"], report["stored"]
         params = {}
         if self.stripe_last_event_created:
             # one second back: events of the same second are deduplicated
@@ -404,18 +404,100 @@ class FiEndpoint(models.Model):
         for event in api.iterate("/v1/events", params):
             seen += 1
             newest = max(newest, int(event.get("created") or 0))
-            body = json.dumps(event, separators=(",", ":")).encode()
-            headers = {
-                "Content-Type": "application/json",
-                "X-Correlation-ID": f"catchup-{event.get('id')}",
-            }
-            _status, answer = self.sudo()._fi_store_inbound(
-                config, body, headers, "stripe-catch-up"
-            )
-            if answer.get("status") != "duplicate":
-                stored += 1
+            stored += self._fi_stripe_feed(config, event)
         self.sudo().stripe_last_event_created = newest
         return seen, stored
+
+    def _fi_stripe_intake_config(self):
+        if self.provider != "stripe":
+            raise UserError(_("Endpoint %s is not a Stripe endpoint.", self.name))
+        self.env.flush_all()
+        config = self.env["fi.endpoint"]._fi_endpoint_config(self.key)
+        if config is None:
+            raise UserError(
+                _("Endpoint %s must be active or paused to catch up.", self.name)
+            )
+        return config
+
+    def _fi_stripe_feed(self, config, event):
+        """One event through intake, as a delivery would; 1 when stored, 0
+        when it was a duplicate."""
+        body = json.dumps(event, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Correlation-ID": f"catchup-{event.get('id')}",
+        }
+        _status, answer = self.sudo()._fi_store_inbound(
+            config, body, headers, "stripe-catch-up"
+        )
+        return 0 if answer.get("status") == "duplicate" else 1
+
+    def _fi_stripe_backfill(self, since, dry_run=False, max_listed=50):
+        """The objects Stripe created since ``since`` (unix time): customers,
+        invoices, charges, refunds, disputes, payouts (``created[gte]``, paged),
+        each fed through intake as the event a webhook would have delivered
+        (``lib/catchup.py``): for an outage longer than ``/v1/events`` keeps,
+        and for the first run of an endpoint (cut-over date).
+
+        ``dry_run``: nothing is stored; the report says what would be
+        created. Returns ``{"seen", "stored", "known", "would_create": {kind:
+        count}, "examples": {kind: [ids]}}`` (``max_listed`` ids per kind)."""
+        self.ensure_one()
+        config = self._fi_stripe_intake_config()
+        started = int(time.time())
+        binding = self.env["fi.binding"]
+        messages = self.env["fi.message"].sudo()
+        api = self._fi_stripe_api()
+        report = {
+            "seen": 0,
+            "stored": 0,
+            "known": 0,
+            "would_create": {},
+            "examples": {},
+        }
+        version = self.stripe_api_version or const.API_VERSION
+        for path, kind in catchup.OBJECT_SOURCES:
+            params = {"created": {"gte": int(since)}} if since else {}
+            for obj in api.iterate(path, params):
+                event = catchup.synthetic_event(obj, version)
+                if event is None:
+                    continue
+                report["seen"] += 1
+                if not dry_run:
+                    report["stored"] += self._fi_stripe_feed(config, event)
+                    continue
+                bound_id = event["data"]["object"]["id"]
+                done = binding.to_odoo(self, catchup.CREATES[kind], bound_id)
+                stored = messages.search_count(
+                    [("endpoint_id", "=", self.id), ("external_id", "=", event["id"])],
+                    limit=1,
+                )
+                if done or stored:
+                    report["known"] += 1
+                    continue
+                label = catchup.CREATES[kind]
+                report["would_create"][label] = report["would_create"].get(label, 0) + 1
+                examples = report["examples"].setdefault(label, [])
+                if len(examples) < max_listed:
+                    examples.append(bound_id)
+        if not dry_run:
+            self.sudo().stripe_last_event_created = max(
+                self.stripe_last_event_created or 0, started
+            )
+        self.env["fi.audit"]._fi_event(
+            "stripe.backfill_dry_run" if dry_run else "stripe.backfill",
+            _("Stripe objects since %s listed", since),
+            record=self,
+            endpoint=self,
+            facts={
+                "since": int(since or 0),
+                "seen": report["seen"],
+                "stored": report["stored"],
+                "known": report["known"],
+                "would_create": report["would_create"],
+            },
+        )
+        return report
 
     def action_fi_stripe_catch_up(self):
         seen, stored = self._fi_stripe_catch_up()
@@ -462,3 +544,6 @@ class FiEndpointChange(models.Model):
         "account.account", "Payout Transit Account"
     )
     stripe_fx_account_id = fields.Many2one("account.account", "FX Difference Account")
+    stripe_dispute_loss_account_id = fields.Many2one(
+        "account.account", "Dispute Loss Account"
+    )

@@ -14,7 +14,8 @@ class FiEndpoint(models.Model):
 
     def _fi_stripe_check_balance(self):
         """Stripe's balance (available + pending, per currency) against the
-        clearing account (its amount in each currency). Returns
+        clearing accounts (the endpoint's and the per-currency ones: their
+        amount in each currency). Returns
         ``{currency: (stripe, odoo, difference)}`` as Decimals; a difference
         schedules an activity for the endpoint's responsible with the figures.
 
@@ -32,7 +33,7 @@ class FiEndpoint(models.Model):
                 stripe_totals[code] = stripe_totals.get(code, 0) + int(row["amount"])
         groups = self.env["account.move.line"]._read_group(
             [
-                ("account_id", "=", self.stripe_clearing_account_id.id),
+                ("account_id", "in", self._fi_stripe_clearing_accounts().ids),
                 ("parent_state", "=", "posted"),
                 ("company_id", "=", self.company_id.id),
             ],

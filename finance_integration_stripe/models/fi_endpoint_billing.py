@@ -6,6 +6,7 @@ from odoo import Command, _, models
 from odoo.addons.finance_integration_core.lib.errors import (
     FiBusinessError,
     FiIgnored,
+    FiTransientError,
 )
 
 from ..lib.money import minor_to_decimal
@@ -160,20 +161,9 @@ class FiEndpoint(models.Model):
             }
         )
         billed = minor_to_decimal(abs(int(invoice["total"])), code)
-        if currency.compare_amounts(move.amount_total, float(billed)) != 0:
-            # Stripe is the system of record for the amount: never adjusted
-            raise FiBusinessError(
-                _(
-                    "Stripe invoice %(number)s totals %(billed)s %(cur)s, the Odoo "
-                    "invoice built from its lines %(odoo)s %(cur)s: check the tax "
-                    "and product mappings; nothing was booked.",
-                    number=invoice["number"],
-                    billed=billed,
-                    cur=currency.name,
-                    odoo=move.amount_total,
-                ),
-                "stripe_total_mismatch",
-            )
+        self._fi_stripe_check_total(
+            _("Stripe invoice %s", invoice["number"]), billed, move
+        )
         move.action_post()
         self.env["fi.binding"].bind(self, "invoice", invoice["id"], move, message)
         self._fi_stripe_audit(
@@ -190,6 +180,24 @@ class FiEndpoint(models.Model):
             },
         )
         return move
+
+    def _fi_stripe_check_total(self, what, billed, move):
+        """Stripe is the system of record for the amount: an Odoo document
+        built from its lines must total what Stripe billed, never adjusted."""
+        currency = move.currency_id
+        if currency.compare_amounts(move.amount_total, float(billed)) != 0:
+            raise FiBusinessError(
+                _(
+                    "%(what)s totals %(billed)s %(cur)s, the Odoo document built "
+                    "from its lines %(odoo)s %(cur)s: check the tax and product "
+                    "mappings; nothing was booked.",
+                    what=what,
+                    billed=billed,
+                    cur=currency.name,
+                    odoo=move.amount_total,
+                ),
+                "stripe_total_mismatch",
+            )
 
     def _fi_stripe_void_invoice(self, message, invoice, move):
         reversal = self.env["fi.binding"].to_odoo(self, "invoice_void", invoice["id"])
@@ -219,3 +227,109 @@ class FiEndpoint(models.Model):
             {"invoice": invoice["id"], "number": invoice["number"]},
         )
         return reversal
+
+    # ------------------------------------------------------------------
+    # Stripe Billing credit notes -> Odoo credit notes
+    # ------------------------------------------------------------------
+    def _fi_stripe_on_credit_note(self, message, document, obj):
+        """credit_note.*: an Odoo credit note of the bound invoice, reconciled
+        with it while it is open; the whole invoice: its reversal; part of it:
+        one line per Stripe line (the invoice's product, taxes through the
+        ``stripe_tax_rate`` map), its total equal to Stripe's or nothing is
+        booked; voided: the Odoo credit note is cancelled."""
+        note = self._fi_stripe_fetch("credit_note", obj["id"])
+        self._fi_stripe_required(
+            note, "status", "invoice", "total", "currency", "lines"
+        )
+        binding = self.env["fi.binding"]
+        credit = binding.to_odoo(self, "credit_note", note["id"])
+        if note["status"] == "void":
+            if not credit:
+                raise FiIgnored(
+                    _("Stripe credit note %s is void and was never booked.", note["id"])
+                )
+            if credit.state == "posted":
+                credit.line_ids.remove_move_reconcile()
+                credit.button_draft()
+                credit.button_cancel()
+                self._fi_stripe_audit(
+                    "stripe.credit_note_voided",
+                    _("Stripe credit note %s voided: cancelled", note["id"]),
+                    credit,
+                    message,
+                    {"credit_note": note["id"]},
+                )
+            return credit
+        if credit:
+            return credit
+        invoice = binding.to_odoo(self, "invoice", note["invoice"])
+        if not invoice:
+            raise FiTransientError(
+                _(
+                    "Credit note %(cn)s is of Stripe invoice %(inv)s, not in Odoo "
+                    "yet: retrying later.",
+                    cn=note["id"],
+                    inv=note["invoice"],
+                ),
+                "stripe_out_of_order",
+            )
+        currency = invoice.currency_id
+        code = note["currency"]
+        total = minor_to_decimal(int(note["total"]), code)
+        label = _("Stripe credit note %s", note.get("number") or note["id"])
+        if currency.compare_amounts(float(total), invoice.amount_total) == 0:
+            credit = invoice._reverse_moves([{"ref": label}])
+        else:
+            credit = self._fi_stripe_partial_credit(note, invoice, label)
+        credit.fi_correlation_id = message.correlation_id
+        self._fi_stripe_check_total(label, total, credit)
+        credit.action_post()
+        self._fi_stripe_reconcile(credit, invoice)
+        binding.bind(self, "credit_note", note["id"], credit, message)
+        self._fi_stripe_audit(
+            "stripe.credit_note_created",
+            _("%(label)s booked as %(move)s", label=label, move=credit.name),
+            credit,
+            message,
+            {
+                "credit_note": note["id"],
+                "invoice": note["invoice"],
+                "total": str(total),
+                "currency": currency.name,
+            },
+        )
+        return credit
+
+    def _fi_stripe_partial_credit(self, note, invoice, label):
+        lookup = self.env["fi.value.map"].fi_lookup
+        product = invoice.invoice_line_ids.filtered("product_id")[:1].product_id
+        lines = []
+        for item in (note["lines"] or {}).get("data") or []:
+            taxes = self.env["account.tax"]
+            for rate in item.get("tax_rates") or []:
+                rate_id = rate.get("id") if isinstance(rate, dict) else rate
+                taxes |= lookup("stripe_tax_rate", rate_id, endpoint=self)
+            lines.append(
+                Command.create(
+                    {
+                        "product_id": product.id or False,
+                        "name": item.get("description") or label,
+                        "quantity": 1,
+                        "price_unit": float(
+                            minor_to_decimal(int(item["amount"]), note["currency"])
+                        ),
+                        "tax_ids": [Command.set(taxes.ids)],
+                    }
+                )
+            )
+        return self.env["account.move"].create(
+            {
+                "move_type": "out_refund",
+                "partner_id": invoice.partner_id.id,
+                "currency_id": invoice.currency_id.id,
+                "company_id": self.company_id.id,
+                "reversed_entry_id": invoice.id,
+                "ref": label,
+                "invoice_line_ids": lines,
+            }
+        )

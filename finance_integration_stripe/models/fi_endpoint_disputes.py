@@ -1,22 +1,44 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import UTC, datetime
 
-from odoo import _, fields, models
+from odoo import Command, _, fields, models
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.finance_integration_core.lib.errors import (
     FiBusinessError,
     FiTransientError,
 )
+from odoo.addons.finance_integration_core.models.fi_exception import OPEN_STATES
+
+from ..lib.money import minor_to_decimal
+
+#: dispute statuses that end it without a loss
+CLOSED_STATUSES = ("won", "warning_closed", "charge_refunded", "prevented")
 
 
 class FiEndpoint(models.Model):
     _inherit = "fi.endpoint"
 
+    stripe_dispute_loss_account_id = fields.Many2one(
+        "account.account",
+        "Dispute Loss Account",
+        help="Expense of lost disputes: a lost dispute's amount moves there from "
+        "the dispute account once its write-off is approved.",
+    )
+    stripe_dispute_threshold = fields.Monetary(
+        "Dispute Write-off Threshold",
+        currency_field="stripe_currency_id",
+        help="Write-offs of lost disputes above this amount (company currency) "
+        "need two different managers' approvals, one up to it.",
+    )
+
     def _fi_stripe_on_dispute(self, message, document, obj):
         """Disputes: one entry per balance transaction of the dispute
         (withdrawn, reinstated), built from Stripe's own amounts and fees; a
-        follow-up activity due on the evidence date; won -> the reinstatement
-        reverses the amount; lost -> a write-off activity for a second user."""
+        finance exception whose SLA deadline is the evidence due date; won ->
+        the reinstatement reverses the amount, the exception is resolved; lost
+        -> a write-off entry proposed, posted once approved (four eyes above
+        the endpoint's threshold)."""
         self._fi_stripe_check_accounts(
             "stripe_settlement_journal_id",
             "stripe_clearing_account_id",
@@ -61,7 +83,7 @@ class FiEndpoint(models.Model):
             if binding.to_odoo(self, "dispute_txn", txn["id"]):
                 continue
             last = self._fi_stripe_dispute_entry(message, dispute, txn, currency)
-        self._fi_stripe_dispute_follow_up(dispute, payment)
+        self._fi_stripe_dispute_follow_up(message, dispute, payment, currency)
         if last:
             return last
         return payment
@@ -78,7 +100,7 @@ class FiEndpoint(models.Model):
         rows = [
             (self.stripe_dispute_account_id.id, label, -amount),
             (self.stripe_fee_account_id.id, _("%s: dispute fee", label), fee),
-            (self.stripe_clearing_account_id.id, label, net),
+            (self._fi_stripe_clearing(currency).id, label, net),
         ]
         date = datetime.fromtimestamp(txn.get("created") or 0, UTC).date()
         move = self._fi_stripe_entry(message, dispute["id"], date, currency, code, rows)
@@ -99,43 +121,232 @@ class FiEndpoint(models.Model):
         )
         return move
 
-    def _fi_stripe_dispute_follow_up(self, dispute, payment):
-        """The activity finance works the dispute from, on the payment: due on
-        the evidence date while open; a write-off to approve when lost."""
-        owner = self.responsible_id or self.env.user
-        due = (dispute.get("evidence_details") or {}).get("due_by")
+    def _fi_stripe_dispute_follow_up(self, message, dispute, payment, currency):
+        """The finance exception a dispute is worked from, opened on the first
+        event about it with the evidence due date as its SLA deadline; won:
+        resolved (the reinstatement entry gave the funds back); lost: the
+        write-off of the disputed amount is proposed (posted only once
+        approved, ``action_fi_stripe_approve_writeoff``)."""
+        binding = self.env["fi.binding"]
+        case = binding.to_odoo(self, "dispute_case", dispute["id"])
         status = dispute["status"]
-        activity_type = self.env.ref("mail.mail_activity_data_todo")
-        summary_open = _("Stripe dispute %s: submit evidence", dispute["id"])
-        summary_lost = _("Stripe dispute %s lost: approve the write-off", dispute["id"])
-        existing = payment.activity_ids.filtered(
-            lambda a: dispute["id"] in (a.summary or "")
-        )
-        if status in ("won", "lost", "warning_closed", "charge_refunded"):
-            existing.filtered(lambda a: a.summary == summary_open).action_done()
-            if status == "lost" and not existing.filtered(
-                lambda a: a.summary == summary_lost
-            ):
-                payment.activity_schedule(
-                    activity_type_id=activity_type.id,
-                    summary=summary_lost,
-                    note=_(
-                        "The disputed amount stays on the dispute account until a "
-                        "second user approves its write-off."
-                    ),
-                    user_id=owner.id,
-                )
-            return
-        if not existing:
+        if not case:
+            due = (dispute.get("evidence_details") or {}).get("due_by")
             deadline = (
-                datetime.fromtimestamp(due, UTC).date()
+                datetime.fromtimestamp(int(due), UTC).replace(tzinfo=None)
                 if due
-                else fields.Date.context_today(self)
+                else None
             )
-            payment.activity_schedule(
-                activity_type_id=activity_type.id,
-                summary=summary_open,
-                date_deadline=deadline,
-                note=_("Reason: %s", dispute.get("reason") or "-"),
-                user_id=owner.id,
+            case = self.env["fi.exception"]._fi_open_for(
+                "stripe_dispute",
+                _(
+                    "Stripe dispute %(dp)s on payment %(pay)s: %(amount)s %(cur)s, "
+                    "reason %(reason)s. Submit the evidence in Stripe before the "
+                    "deadline.",
+                    dp=dispute["id"],
+                    pay=payment.display_name,
+                    amount=minor_to_decimal(
+                        int(dispute["amount"]), dispute["currency"]
+                    ),
+                    cur=currency.name,
+                    reason=dispute.get("reason") or "-",
+                ),
+                message=message,
+                deadline=deadline,
             )
+            binding.bind(self, "dispute_case", dispute["id"], case, message)
+        if case.state not in OPEN_STATES:
+            return case
+        if status == "lost":
+            self._fi_stripe_dispute_writeoff(message, dispute, currency, case)
+        elif status in CLOSED_STATUSES:
+            case.sudo().write(
+                {
+                    "state": "resolved",
+                    "date_closed": fields.Datetime.now(),
+                    "resolution_note": _(
+                        "Stripe closed the dispute as %s: no write-off.", status
+                    ),
+                }
+            )
+            case.activity_ids.sudo().action_feedback(feedback=status)
+        return case
+
+    def _fi_stripe_dispute_writeoff(self, message, dispute, currency, case):
+        """A lost dispute: the amount its balance transactions left on the
+        dispute account, as a draft entry to the dispute loss account that
+        posts only once approved (a second approver above the endpoint's
+        threshold)."""
+        binding = self.env["fi.binding"]
+        if binding.to_odoo(self, "dispute_writeoff", dispute["id"]):
+            return
+        self._fi_stripe_check_accounts("stripe_dispute_loss_account_id")
+        held = -sum(int(txn["amount"]) for txn in dispute["balance_transactions"])
+        if held <= 0:
+            return  # nothing was withdrawn (yet): funds_withdrawn brings it
+        code = dispute["currency"]
+        amount = minor_to_decimal(held, code)
+        company = self.company_id
+        date = fields.Date.context_today(self)
+        balance = currency._convert(float(amount), company.currency_id, company, date)
+        label = _("Stripe dispute %s lost: write-off", dispute["id"])
+        lines = [
+            Command.create(
+                {
+                    "account_id": account.id,
+                    "name": label,
+                    "currency_id": currency.id,
+                    "amount_currency": sign * float(amount),
+                    "balance": sign * balance,
+                    "fi_stripe_ref": dispute["id"],
+                }
+            )
+            for account, sign in (
+                (self.stripe_dispute_loss_account_id, 1),
+                (self.stripe_dispute_account_id, -1),
+            )
+        ]
+        writeoff = self.env["account.move"].create(
+            {
+                "move_type": "entry",
+                "journal_id": self.stripe_settlement_journal_id.id,
+                "date": date,
+                "ref": dispute["id"],
+                "company_id": company.id,
+                "line_ids": lines,
+                "fi_correlation_id": message.correlation_id,
+                "fi_stripe_writeoff_state": "proposed",
+                "fi_stripe_endpoint_id": self.id,
+                "fi_stripe_case_id": case.id,
+            }
+        )
+        binding.bind(self, "dispute_writeoff", dispute["id"], writeoff, message)
+        approvers = 2 if balance > self.stripe_dispute_threshold else 1
+        case.sudo().message_post(
+            body=_(
+                "Dispute lost: write-off %(move)s of %(amount)s %(cur)s proposed; it "
+                "posts after %(n)s approval(s).",
+                move=writeoff.display_name,
+                amount=amount,
+                cur=currency.name,
+                n=approvers,
+            )
+        )
+        self._fi_stripe_audit(
+            "stripe.dispute_writeoff_proposed",
+            label,
+            writeoff,
+            message,
+            {
+                "dispute": dispute["id"],
+                "amount_minor": held,
+                "currency": currency.name,
+                "approvals_needed": approvers,
+            },
+        )
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    fi_stripe_writeoff_state = fields.Selection(
+        [
+            ("proposed", "Proposed"),
+            ("first_approved", "First Approval"),
+            ("approved", "Approved"),
+        ],
+        "Write-off Approval",
+        readonly=True,
+        copy=False,
+    )
+    fi_stripe_endpoint_id = fields.Many2one("fi.endpoint", readonly=True, copy=False)
+    fi_stripe_case_id = fields.Many2one("fi.exception", readonly=True, copy=False)
+    fi_stripe_first_approver_id = fields.Many2one(
+        "res.users", "First Approver", readonly=True, copy=False
+    )
+    fi_stripe_approver_id = fields.Many2one(
+        "res.users", "Approved By", readonly=True, copy=False
+    )
+
+    def _post(self, soft=True):
+        pending = self.filtered(
+            lambda m: m.fi_stripe_writeoff_state in ("proposed", "first_approved")
+        )
+        if pending and not self.env.context.get("fi_stripe_writeoff_approved"):
+            raise UserError(
+                _(
+                    "%s is a Stripe dispute write-off waiting for approval: "
+                    "approve it, it posts then.",
+                    pending[0].display_name,
+                )
+            )
+        return super()._post(soft=soft)
+
+    def action_fi_stripe_approve_writeoff(self):
+        """Approve a lost dispute's write-off: one Finance Integration Manager
+        up to the endpoint's threshold, two different ones above it."""
+        if not self.env.user.has_group("finance_integration_core.group_fi_manager"):
+            raise AccessError(
+                _("Only Finance Integration Managers approve dispute write-offs.")
+            )
+        for move in self:
+            if move.fi_stripe_writeoff_state not in ("proposed", "first_approved"):
+                raise UserError(_("%s is not waiting for approval.", move.display_name))
+            endpoint = move.fi_stripe_endpoint_id
+            amount = abs(
+                sum(move.line_ids.filtered(lambda x: x.balance > 0).mapped("balance"))
+            )
+            needed = 2 if amount > endpoint.stripe_dispute_threshold else 1
+            if move.fi_stripe_writeoff_state == "first_approved":
+                if move.fi_stripe_first_approver_id == self.env.user:
+                    raise UserError(
+                        _(
+                            "Four eyes: %s approved this write-off already; another "
+                            "manager must approve it.",
+                            self.env.user.name,
+                        )
+                    )
+            elif needed == 2:
+                move.sudo().write(
+                    {
+                        "fi_stripe_writeoff_state": "first_approved",
+                        "fi_stripe_first_approver_id": self.env.user.id,
+                    }
+                )
+                move.sudo().message_post(
+                    body=_("First approval by %s.", self.env.user.name)
+                )
+                continue
+            move.sudo().write(
+                {
+                    "fi_stripe_writeoff_state": "approved",
+                    "fi_stripe_approver_id": self.env.user.id,
+                }
+            )
+            move.sudo().with_context(fi_stripe_writeoff_approved=True).action_post()
+            case = move.fi_stripe_case_id.sudo()
+            if case.state in OPEN_STATES:
+                case.write(
+                    {
+                        "state": "resolved",
+                        "date_closed": fields.Datetime.now(),
+                        "resolution_note": _(
+                            "Dispute lost: write-off %s approved and posted.",
+                            move.name,
+                        ),
+                    }
+                )
+                case.activity_ids.action_feedback(feedback=_("Write-off posted"))
+            self.env["fi.audit"]._fi_event(
+                "stripe.dispute_writeoff_posted",
+                _("Stripe dispute write-off %s approved and posted", move.name),
+                record=move,
+                endpoint=endpoint,
+                correlation_id=move.fi_correlation_id,
+                facts={
+                    "move": move.name,
+                    "first_approver": move.fi_stripe_first_approver_id.login or None,
+                    "approver": self.env.user.login,
+                },
+            )
+        return True

@@ -253,7 +253,7 @@ class FiEndpoint(models.Model):
                 ),
                 "currency",
             )
-        journal = self.stripe_journal_id
+        journal = self._fi_stripe_journal(currency)
         method_lines = (
             journal.inbound_payment_method_line_ids
             if direction == "inbound"
@@ -274,19 +274,21 @@ class FiEndpoint(models.Model):
         if transaction:
             values["payment_transaction_id"] = transaction.id
         payment = self.env["account.payment"].create(values)
-        if self.stripe_clearing_account_id:
-            payment.outstanding_account_id = self.stripe_clearing_account_id
+        clearing = self._fi_stripe_clearing(currency)
+        if clearing:
+            payment.outstanding_account_id = clearing
         payment.action_post()
         if transaction:
             transaction.payment_id = payment
         return payment
 
     def _fi_stripe_reconcile(self, payment, document):
-        """Reconcile a payment with an invoice or credit note (open lines of
-        the receivable account)."""
+        """Reconcile a payment (or a credit note) with an invoice or credit
+        note (open lines of the receivable account)."""
         if not document or document.state != "posted":
             return
-        lines = (payment.move_id.line_ids | document.line_ids).filtered(
+        entry = payment.move_id if payment._name == "account.payment" else payment
+        lines = (entry.line_ids | document.line_ids).filtered(
             lambda line: (
                 line.account_id.account_type == "asset_receivable"
                 and not line.reconciled

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from odoo import Command, _, models
 
@@ -9,8 +10,8 @@ from odoo.addons.finance_integration_core.lib.errors import (
 )
 
 from ..lib import const
-from ..lib.money import minor_to_decimal
-from ..lib.settlement import Settlement, SettlementError, category_of
+from ..lib.money import decimal_to_minor, exponent, minor_to_decimal
+from ..lib.settlement import Settlement, SettlementError, category_of, fx_difference
 
 
 class FiEndpoint(models.Model):
@@ -88,7 +89,8 @@ class FiEndpoint(models.Model):
         )
         settlement = Settlement(payout["id"], payout["currency"])
         binding = self.env["fi.binding"]
-        clearing = self.stripe_clearing_account_id
+        clearing = self._fi_stripe_clearing(payout["currency"])
+        default_clearing = self.stripe_clearing_account_id
         lookup = self.env["fi.value.map"].fi_lookup
         accounts = {}
         api = self._fi_stripe_api()
@@ -109,8 +111,14 @@ class FiEndpoint(models.Model):
                     account = lookup(
                         const.BALANCE_CATEGORY_MAP, category, endpoint=self
                     )
+                    if account == default_clearing:
+                        account = clearing  # the payout currency's own
                     accounts[category] = account
-                settlement.add(txn, account.id)
+                key, booked = account.id, None
+                if txn.get("exchange_rate"):
+                    booked_account, booked = self._fi_stripe_booked(txn, account)
+                    key = booked_account.id if booked else key
+                settlement.add(txn, key, booked=booked)
         except SettlementError as err:
             raise FiBusinessError(
                 _("Payout %(po)s: %(err)s", po=payout["id"], err=err),
@@ -150,7 +158,10 @@ class FiEndpoint(models.Model):
                 name = _("%(label)s: %(kind)s fees", label=label, kind=key)
             rows.append((account_id, name, total))
         rows.append((self.stripe_transit_account_id.id, label, settlement.net_total))
-        move = self._fi_stripe_entry(message, payout["id"], date, currency, code, rows)
+        foreign, fx_minor = self._fi_stripe_fx_rows(settlement, currency, date, label)
+        move = self._fi_stripe_entry(
+            message, payout["id"], date, currency, code, rows, foreign, fx_minor
+        )
         self.env["fi.binding"].bind(self, "payout", payout["id"], move, message)
         self._fi_stripe_audit(
             "stripe.payout_settled",
@@ -167,18 +178,129 @@ class FiEndpoint(models.Model):
                 "currency": currency.name,
                 "transactions": settlement.count,
                 "fx_transactions": settlement.fx_count,
+                "fx_difference_minor": fx_minor,
             },
         )
         return move
 
-    def _fi_stripe_entry(self, message, ref, date, currency, code, rows):
+    def _fi_stripe_booked(self, txn, account):
+        """How Odoo booked the source of a balance transaction Stripe
+        converted: ``(account, (currency, amount_minor, company_minor))``, the
+        line of the payment or refund on its clearing account (debit
+        positive), or ``(None, None)`` when this connector did not book it on
+        ``account`` or a clearing account (then it settles at Stripe's
+        amount)."""
+        binding = self.env["fi.binding"]
+        source = txn.get("source")
+        if isinstance(source, dict):
+            source = source.get("id")
+        if not source:
+            return None, None
+        record = binding.to_odoo(self, "refund", source)
+        if not record and source.startswith(("ch_", "py_")):
+            intent_id = self._fi_stripe_fetch("charge", source).get("payment_intent")
+            if intent_id:
+                record = binding.to_odoo(self, "payment_intent", intent_id)
+        if not record or record._name != "account.payment":
+            return None, None
+        accounts = account | self._fi_stripe_clearing_accounts()
+        lines = record.move_id.line_ids.filtered(
+            lambda line: line.account_id in accounts
+        )
+        if len(lines) != 1:
+            return None, None
+        code = lines.currency_id.name.lower()
+        company_code = self.company_id.currency_id.name.lower()
+        return lines.account_id, (
+            code,
+            self._fi_stripe_to_minor(lines.amount_currency, code),
+            self._fi_stripe_to_minor(lines.balance, company_code),
+        )
+
+    @staticmethod
+    def _fi_stripe_to_minor(value, code):
+        """Minor units of an Odoo amount (a float rounded to the currency)."""
+        return decimal_to_minor(Decimal(f"{value:.{exponent(code)}f}"), code)
+
+    def _fi_stripe_fx_rows(self, settlement, currency, date, label):
+        """The rows of the converted transactions (off their account in the
+        currency and at the amount Odoo booked) and the FX difference in
+        company minor units: booked minus what Stripe settled (``exchange_rate``
+        applied by Stripe, the payout's amounts)."""
+        if not settlement.foreign:
+            return [], 0
+        self._fi_stripe_check_accounts("stripe_fx_account_id")
+        company = self.company_id
+        rate = None
+        if currency != company.currency_id:
+            rate = Decimal(
+                str(
+                    currency._get_conversion_rate(
+                        currency, company.currency_id, company, date
+                    )
+                )
+            )
+        fx_minor = fx_difference(settlement, company.currency_id.name, rate)
+        foreign = [
+            (
+                account_id,
+                _("%(label)s: %(cur)s at the booked rate", label=label, cur=code),
+                self._fi_stripe_currency(code),
+                amount_minor,
+                company_minor,
+            )
+            for (account_id, code), (amount_minor, company_minor) in sorted(
+                settlement.foreign.items()
+            )
+        ]
+        return foreign, fx_minor
+
+    def _fi_stripe_entry(
+        self, message, ref, date, currency, code, rows, foreign=(), fx_minor=0
+    ):
         """A posted entry of ``rows`` (account id, label, minor amount:
-        positive debit) in ``currency``; rounding of a foreign currency goes
-        to the FX difference account."""
+        positive debit) in ``currency``, of ``foreign`` rows (account id,
+        label, currency, minor amount, company minor amount: booked as they
+        were in Odoo) and of the FX difference ``fx_minor`` (company minor
+        units, debit positive); rounding of a conversion goes to the FX
+        difference account as well."""
         company = self.company_id
         company_currency = company.currency_id
+        company_code = company_currency.name
         lines = []
         total_balance = 0.0
+        for account_id, name, row_currency, minor, company_minor in foreign:
+            balance = float(minor_to_decimal(company_minor, company_code))
+            total_balance += balance
+            lines.append(
+                Command.create(
+                    {
+                        "account_id": account_id,
+                        "name": name,
+                        "currency_id": row_currency.id,
+                        "amount_currency": float(
+                            minor_to_decimal(minor, row_currency.name)
+                        ),
+                        "balance": balance,
+                        "fi_stripe_ref": ref,
+                    }
+                )
+            )
+        if fx_minor:
+            balance = float(minor_to_decimal(fx_minor, company_code))
+            total_balance += balance
+            lines.append(
+                Command.create(
+                    {
+                        "account_id": self.stripe_fx_account_id.id,
+                        "name": _("%s: FX difference (booked vs settled)", ref),
+                        "currency_id": company_currency.id,
+                        "amount_currency": balance,
+                        "balance": balance,
+                        "fi_stripe_ref": ref,
+                    }
+                )
+            )
         for account_id, name, minor in rows:
             if not minor:
                 continue

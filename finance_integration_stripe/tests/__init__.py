@@ -5,3 +5,8 @@ from . import test_webhook_route
 from . import test_disputes
 from . import test_billing
 from . import test_outbound_refund
+from . import test_fx
+from . import test_catch_up
+from . import test_reconcile
+from . import test_risk
+from . import test_demo

@@ -43,7 +43,8 @@ class StripeCommon(FiCommon):
         cls.clearing = account("S1001", "Stripe clearing", "asset_current", True)
         cls.transit = account("S1002", "Stripe payout transit", "asset_current", True)
         cls.fees = account("S6001", "Stripe fees", "expense")
-        cls.disputes = account("S6002", "Stripe disputes", "expense")
+        cls.disputes = account("S6002", "Stripe disputes", "asset_current")
+        cls.dispute_losses = account("S6004", "Stripe dispute losses", "expense")
         cls.fx = account("S6003", "Stripe FX differences", "expense")
         cls.journal = cls.env["account.journal"].create(
             {"name": "Stripe", "code": "STRP", "type": "bank"}
@@ -86,6 +87,8 @@ class StripeCommon(FiCommon):
                 "stripe_dispute_account_id": cls.disputes.id,
                 "stripe_transit_account_id": cls.transit.id,
                 "stripe_fx_account_id": cls.fx.id,
+                "stripe_dispute_loss_account_id": cls.dispute_losses.id,
+                "stripe_dispute_threshold": 50.0,
             }
         )
         cls.endpoint.action_fi_stripe_install_flows()

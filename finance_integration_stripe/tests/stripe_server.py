@@ -41,6 +41,9 @@ COLLECTIONS = {
     "customers": "customer",
     "balance_transactions": "balance_transaction",
     "events": "event",
+    "credit_notes": "credit_note",
+    "reviews": "review",
+    "early_fraud_warnings": "radar.early_fraud_warning",
 }
 
 
@@ -172,6 +175,8 @@ class FakeStripe:
 
     def _get(self, handler, path, query):
         segments = path.strip("/").split("/")
+        if segments[1:2] == ["radar"]:
+            segments = segments[:1] + segments[2:]
         if segments == ["v1", "account"]:
             return self._send(handler, 200, self.account)
         if segments == ["v1", "balance"]:
@@ -201,6 +206,7 @@ class FakeStripe:
         after = query.pop("starting_after", None)
         filters = {k: v for k, v in query.items() if not k.startswith("expand")}
         gte = filters.pop("created[gte]", None)
+        lt = filters.pop("created[lt]", None)
         with self.lock:
             if "payout" in filters:
                 # the balance transactions of a payout, in their payout order
@@ -217,6 +223,7 @@ class FakeStripe:
             )
             and ("payout" not in filters or obj.get("_payout") == filters["payout"])
             and (gte is None or obj.get("created", 0) >= int(gte))
+            and (lt is None or obj.get("created", 0) < int(lt))
         ]
         start = 0
         if after:

@@ -168,3 +168,107 @@ class TestStripeBilling(StripeCommon):
         self.run_jobs()
         self.assertEqual(move.payment_state, "reversed")
         self.assertTrue(self.bound("invoice_void", "in_void_0003"))
+
+    def booked_invoice(self, iid, total, lines):
+        customer = self.stripe.add(
+            "customer", id=f"cus_{iid}", email="jenny.rosen@example.com"
+        )
+        invoice = self.stripe_invoice(iid, customer, total, lines)
+        self.deliver(self.stripe.event("invoice.finalized", invoice))
+        self.run_jobs()
+        move = self.bound("invoice", iid)
+        self.assertTrue(move)
+        return move
+
+    def credit_note(self, cid, iid, total, lines, status="issued"):
+        return self.stripe.add(
+            "credit_note",
+            id=cid,
+            invoice=iid,
+            currency="usd",
+            number=f"CN-{cid[-4:]}",
+            status=status,
+            total=total,
+            amount=total,
+            lines={"object": "list", "has_more": False, "data": lines},
+        )
+
+    def test_credit_notes_become_odoo_credit_notes_once(self):
+        move = self.booked_invoice("in_cn_0004", 2400, [self.line(2000)])
+        # part of it: one line, the invoice's product, VAT through the map
+        part = self.credit_note(
+            "cn_part_0001",
+            "in_cn_0004",
+            600,
+            [
+                {
+                    "id": "cnli_1",
+                    "object": "credit_note_line_item",
+                    "amount": 500,
+                    "description": "Service credit",
+                    "quantity": 1,
+                    "tax_rates": [{"id": "txr_vat20", "object": "tax_rate"}],
+                    "type": "custom_line_item",
+                }
+            ],
+        )
+        event = self.stripe.event("credit_note.created", part)
+        self.deliver(event)
+        self.deliver(self.stripe.event("credit_note.updated", part))
+        self.run_jobs()
+        self.assertEqual(self.message_of(event).state, "done")
+        credit = self.bound("credit_note", "cn_part_0001")
+        self.assertEqual(credit.move_type, "out_refund")
+        self.assertEqual(credit.state, "posted")
+        self.assertEqual(credit.amount_total, 6.00)
+        self.assertEqual(credit.reversed_entry_id, move)
+        self.assertEqual(credit.invoice_line_ids.product_id, self.product)
+        self.assertEqual(move.amount_residual, 18.00, "reconciled with the invoice")
+        self.assertEqual(
+            self.env["account.move"].search_count(
+                [("ref", "=", "Stripe credit note CN-0001")]
+            ),
+            1,
+        )
+        # voided in Stripe: cancelled in Odoo, the invoice open again
+        self.stripe.objects["cn_part_0001"]["status"] = "void"
+        self.deliver(self.stripe.event("credit_note.voided", part))
+        self.run_jobs()
+        self.assertEqual(credit.state, "cancel")
+        self.assertEqual(move.amount_residual, 24.00)
+        # the rest of it: the reversal of the whole invoice
+        whole = self.credit_note("cn_full_0002", "in_cn_0004", 2400, [])
+        self.deliver(self.stripe.event("credit_note.created", whole))
+        self.run_jobs()
+        full = self.bound("credit_note", "cn_full_0002")
+        self.assertEqual(full.amount_total, 24.00)
+        self.assertEqual(move.payment_state, "reversed")
+
+    def test_credit_note_total_differing_books_nothing(self):
+        self.booked_invoice("in_cn_0005", 2400, [self.line(2000)])
+        wrong = self.credit_note(
+            "cn_diff_0003",
+            "in_cn_0005",
+            700,
+            [{"id": "cnli_2", "amount": 500, "tax_rates": ["txr_vat20"]}],
+        )
+        event = self.stripe.event("credit_note.created", wrong)
+        self.deliver(event)
+        self.run_jobs()
+        self.assertEqual(self.message_of(event).error_code, "stripe_total_mismatch")
+        self.assertFalse(self.bound("credit_note", "cn_diff_0003"))
+
+    def test_failed_and_uncollectible_invoices_get_collections_activities(self):
+        move = self.booked_invoice("in_col_0006", 1200, [self.line(1000)])
+        invoice = self.stripe.objects["in_col_0006"]
+        self.deliver(self.stripe.event("invoice.payment_failed", invoice))
+        self.deliver(self.stripe.event("invoice.payment_failed", invoice))
+        self.run_jobs()
+        failed = move.activity_ids.filtered(lambda a: "failed" in a.summary)
+        self.assertEqual(len(failed), 1)
+        self.stripe.objects["in_col_0006"]["status"] = "uncollectible"
+        self.deliver(self.stripe.event("invoice.marked_uncollectible", invoice))
+        self.run_jobs()
+        self.assertTrue(
+            move.activity_ids.filtered(lambda a: "uncollectible" in a.summary)
+        )
