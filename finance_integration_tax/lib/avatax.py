@@ -128,6 +128,17 @@ class AvaTaxEngine(TaxEngine):
                 for line in document.lines
             ],
         }
+        if document.foreign:
+            # CreateTransactionModel: the rate from the transaction currency
+            # to the company's base currency, its date, and that currency
+            if document.exchange_rate is None:
+                raise ValueError(
+                    f"document {document.code} in {document.currency}: no exchange "
+                    f"rate to {document.company_currency}"
+                )
+            model["exchangeRate"] = document.exchange_rate
+            model["exchangeRateEffectiveDate"] = document.exchange_date or document.date
+            model["exchangeRateCurrencyCode"] = document.company_currency
         if document.exemption_no:
             model["exemptionNo"] = document.exemption_no
         if document.reference_code:
@@ -318,4 +329,5 @@ def transaction_result(document):
         locked=bool(document.get("locked")),
         engine_id=str(document.get("id") or ""),
         customer_code=document.get("customerCode") or "",
+        currency=document.get("currencyCode") or "",
     )

@@ -82,6 +82,15 @@ class TaxDocument:
     exemption_no: str = ""
     reference_code: str = ""  # credit note: the original invoice number
     description: str = ""
+    #: foreign-currency document: the company's (reporting) currency, and how
+    #: many units of it one unit of ``currency`` is worth on ``exchange_date``
+    company_currency: str = ""
+    exchange_rate: Decimal | None = None
+    exchange_date: str | None = None
+
+    @property
+    def foreign(self):
+        return bool(self.company_currency) and self.company_currency != self.currency
 
 
 @dataclass
@@ -114,6 +123,29 @@ class TaxResult:
     locked: bool = False
     engine_id: str = ""
     customer_code: str = ""
+    currency: str = ""  # the currency the engine's amounts are in
+
+    def check_currency(self, expected):
+        """Raise unless the engine answered in ``expected`` (the document's
+        currency): amounts in another currency are never booked.
+
+        >>> result = TaxResult("A", "Saved", "SalesInvoice", "", 0, 0, currency="EUR")
+        >>> result.check_currency("EUR") is result
+        True
+        >>> try:
+        ...     result.check_currency("USD")
+        ... except EngineError as err:
+        ...     print(err.outcome, err)
+        business the engine answered document A in EUR, not in its currency USD
+        """
+        if self.currency and expected and self.currency != expected:
+            raise EngineError(
+                BUSINESS,
+                f"the engine answered document {self.code} in {self.currency}, "
+                f"not in its currency {expected}",
+                code="currency_mismatch",
+            )
+        return self
 
 
 class TaxEngine:
