@@ -17,7 +17,7 @@ from odoo.addons.finance_integration_core.lib.hashing import sha256_hex
 from ..lib import clearance as clr
 from ..lib import engine as eng
 from ..lib.engine import Address, DocumentLine, EngineError, TaxDocument
-from ..lib.money import to_decimal, within_tolerance
+from ..lib.money import line_amount, to_decimal, within_tolerance
 from ..lib.validator import validate_ubl
 from .fi_einvoice import DOC_STATES
 from .fi_endpoint import engine_error_to_fi
@@ -249,17 +249,19 @@ class AccountMove(models.Model):
                     if getattr(err, "external_code", None) is not None:
                         raise  # a map exists, this product is missing: say so
                     tax_code = ""  # no tax code map at all: engine defaults
+            # price x quantity less the discount, in Decimal: tax-included
+            # prices go to the engine as typed (taxIncluded), to the cent
             included = any(line.tax_ids.mapped("price_include"))
-            if included:
-                amount = self._fi_dec(
-                    line.price_unit * line.quantity * (1 - (line.discount or 0) / 100)
-                )
-            else:
-                amount = self._fi_dec(line.price_subtotal)
+            amount = line_amount(
+                line.price_unit,
+                line.quantity,
+                line.discount or 0,
+                self.currency_id.decimal_places,
+            )
             lines.append(
                 DocumentLine(
                     number=str(line.id),
-                    amount=amount * sign,
+                    amount=amount * sign if amount else amount,
                     quantity=to_decimal(line.quantity),
                     item_code=item_code,
                     tax_code=tax_code if isinstance(tax_code, str) else "",
@@ -278,6 +280,30 @@ class AccountMove(models.Model):
             self.invoice_date or fields.Date.context_today(self),
         )
         origin = self.reversed_entry_id
+        company_currency = self.company_id.currency_id
+        exchange = {}
+        if self.currency_id != company_currency:
+            rate = to_decimal(self.invoice_currency_rate, "currency rate")
+            if rate <= 0:
+                raise UserError(
+                    _(
+                        "Invoice %(name)s is in %(cur)s but has no exchange rate to "
+                        "%(company)s: set the currency's rate for %(date)s.",
+                        name=self.name,
+                        cur=self.currency_id.name,
+                        company=company_currency.name,
+                        date=self._get_invoice_currency_rate_date(),
+                    )
+                )
+            # Odoo keeps invoice currency per company unit; the engine wants
+            # company currency per invoice unit
+            exchange = {
+                "company_currency": company_currency.name,
+                "exchange_rate": (Decimal(1) / rate)
+                .quantize(Decimal("1e-12"))
+                .normalize(),
+                "exchange_date": str(self._get_invoice_currency_rate_date()),
+            }
         return TaxDocument(
             code=self.name,
             date=str(self.invoice_date or fields.Date.context_today(self)),
@@ -291,12 +317,18 @@ class AccountMove(models.Model):
             exemption_no=exemption.number or "",
             reference_code=origin.name or "",
             description=self.ref or "",
+            **exchange,
         )
 
     def _fi_tax_calculate(self, endpoint):
         """Ask the engine (uncommitted); returns ``(document, TaxResult)``.
-        Raises FiTransientError when the engine is unavailable."""
+        Raises FiTransientError when the engine is unavailable: at once when
+        its circuit is open (no call, no timeout to wait for)."""
         self.ensure_one()
+        endpoint = endpoint.with_env(self.env)
+        since = endpoint._fi_tax_unavailable_since()
+        if since:
+            raise endpoint._fi_tax_circuit_error(since)
         engine = endpoint._fi_tax_engine()
         document = self._fi_tax_document(endpoint)
         adjust = self.fi_tax_in_engine
@@ -311,9 +343,15 @@ class AccountMove(models.Model):
                 result = endpoint._fi_engine_call(
                     engine.calculate(document, adjust=True), engine.parse_transaction
                 )
+        except FiTransientError as err:
+            if err.reason_code in ("timeout", "connection"):
+                endpoint._fi_tax_count_failure(err)
+            raise
         except EngineError as err:
             if err.outcome == eng.TRANSIENT:
+                endpoint._fi_tax_count_failure(err)
                 raise FiTransientError(str(err), "engine_unavailable") from None
+            endpoint._fi_tax_count_success()  # it answered: it is up
             if err.outcome == eng.LOCKED:
                 raise UserError(
                     _(
@@ -328,6 +366,19 @@ class AccountMove(models.Model):
             raise UserError(
                 _(
                     "%(engine)s refused invoice %(name)s: %(error)s",
+                    engine=engine.name,
+                    name=self.name,
+                    error=err,
+                )
+            ) from None
+        endpoint._fi_tax_count_success()
+        try:
+            result.check_currency(document.currency)
+        except EngineError as err:
+            raise UserError(
+                _(
+                    "%(engine)s answered invoice %(name)s in another currency: "
+                    "%(error)s. Nothing was booked.",
                     engine=engine.name,
                     name=self.name,
                     error=err,
@@ -429,6 +480,59 @@ class AccountMove(models.Model):
                 ),
                 "technical",
             )
+
+    def _cron_fi_tax_pending_overdue(self):
+        """Escalate, once each, the invoices held as tax pending beyond their
+        company's maximum hold: while the engine's circuit is open their
+        message waits in the outbox, so no failing retry escalates them."""
+        now = fields.Datetime.now()
+        held = self.sudo().search(
+            [
+                ("fi_tax_state", "=", "pending"),
+                ("state", "=", "draft"),
+                ("fi_tax_pending_since", "!=", False),
+            ]
+        )
+        escalated = self.browse()
+        for move in held:
+            hours = move.company_id.fi_tax_max_hold_hours or 0
+            endpoint = move.company_id.fi_tax_endpoint_id
+            if not hours or not endpoint:
+                continue
+            if move.fi_tax_pending_since > now - timedelta(hours=hours):
+                continue
+            if (
+                self.env["fi.exception"]
+                .sudo()
+                .search_count(
+                    [
+                        ("res_model", "=", move._name),
+                        ("res_id", "=", move.id),
+                        ("error_code", "=", "tax_pending_overdue"),
+                        ("state", "in", ("new", "in_progress")),
+                    ]
+                )
+            ):
+                continue
+            endpoint._fi_tax_exception(
+                "tax.calculate",
+                move,
+                "tax_pending_overdue",
+                _(
+                    "Invoice %(name)s has been held as tax pending since %(since)s "
+                    "(more than %(h)s hours): the tax engine %(engine)s is still "
+                    "unavailable. It is validated as soon as the engine answers; "
+                    "change the company's policy or validate it by hand.",
+                    name=move.name,
+                    since=move.fi_tax_pending_since,
+                    h=hours,
+                    engine=endpoint.name,
+                ),
+                correlation_id=move.fi_correlation_id,
+                category="technical",
+            )
+            escalated |= move
+        return escalated
 
     def _fi_tax_apply_result(self, endpoint, document, result):
         company = self.company_id
