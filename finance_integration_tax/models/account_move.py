@@ -212,12 +212,34 @@ class AccountMove(models.Model):
             Decimal(1).scaleb(-self.currency_id.decimal_places)
         )
 
-    def _fi_write_technical(self, values):
-        """Write connector bookkeeping fields only: none of the invoice's
-        lines or amounts, so without the invoice/line synchronisation."""
+    def _fi_technical(self):
+        """This invoice for writes of fields that change none of its lines or
+        amounts (bookkeeping, its number): without the invoice/line
+        synchronisation and balance check (nothing to sync or unbalance), and
+        without marking it manually modified (the user did not edit it)."""
         return self.with_context(
-            skip_invoice_sync=True, skip_invoice_line_sync=True
-        ).write(values)
+            skip_invoice_sync=True,
+            skip_invoice_line_sync=True,
+            check_move_validity=False,
+            skip_is_manually_modified=True,
+        )
+
+    def _fi_tax_number(self):
+        """Number the draft now (the engine's document code is the invoice
+        number; Odoo's post then keeps it) the way Odoo's post numbers it:
+        the sequence fields assigned as by their computation, not by three
+        full invoice writes."""
+        sequence_fields = [
+            self._fields[name]
+            for name in ("name", "sequence_prefix", "sequence_number")
+        ]
+        with self.env.protecting(sequence_fields, self):
+            self._set_next_sequence()
+        self._inverse_name()
+
+    def _fi_write_technical(self, values):
+        """Write connector bookkeeping fields only."""
+        return self._fi_technical().write(values)
 
     def _fi_quant(self, value):
         return to_decimal(value).quantize(
@@ -391,7 +413,7 @@ class AccountMove(models.Model):
         self.ensure_one()
         endpoint = self._fi_tax_endpoint()
         if not self.name or self.name == "/":
-            self._set_next_sequence()
+            self._fi_tax_number()
         try:
             document, result = self._fi_tax_calculate(endpoint)
         except FiTransientError as err:
@@ -418,7 +440,7 @@ class AccountMove(models.Model):
         now = fields.Datetime.now()
         correlation = self.fi_correlation_id or uuid.uuid4().hex
         if policy == "queue":
-            self.write(
+            self._fi_write_technical(
                 {
                     "fi_tax_state": "pending",
                     "fi_correlation_id": correlation,
@@ -440,7 +462,7 @@ class AccountMove(models.Model):
             )
             return False
         # contingency: Odoo's taxes now, the engine later
-        self.write(
+        self._fi_write_technical(
             {
                 "fi_tax_state": "provisional",
                 "fi_correlation_id": correlation,
@@ -575,7 +597,7 @@ class AccountMove(models.Model):
             )
             if self.fi_billing_system_of_record:
                 values["fi_tax_state"] = "mismatch"
-                self.write(values)
+                self._fi_write_technical(values)
                 endpoint._fi_tax_exception(
                     "tax.calculate",
                     self,
