@@ -162,7 +162,7 @@ class TaxEngine:
     def parse_ping(self, status, body):  # -> str (one-line summary)
         raise NotImplementedError
 
-    def calculate(self, document, adjust=False):  # -> Request (uncommitted)
+    def calculate(self, document, adjust=False, commit=False):  # -> Request
         raise NotImplementedError
 
     def commit(self, code, is_return=False):  # -> Request
@@ -188,6 +188,30 @@ class TaxEngine:
 
     def supports_address(self, country_code):
         return (country_code or "").upper() in self.address_countries
+
+
+def same_document(result, document):
+    """True when the engine's ``result`` is the calculation of ``document``:
+    the same customer and, when the answer lists its lines, the same line
+    numbers (Odoo's line ids: no two invoices share one).
+
+    >>> doc = TaxDocument("INV/1", "2026-03-02", "C1", "USD",
+    ...                   [DocumentLine("7", Decimal(1))], Address(), Address())
+    >>> answer = TaxResult("INV/1", "Committed", "SalesInvoice", "", 1, 0,
+    ...                    lines=[LineResult("7", 0, 1)], customer_code="C1")
+    >>> same_document(answer, doc)
+    True
+    >>> answer.lines = [LineResult("9", 0, 1)]
+    >>> same_document(answer, doc)
+    False
+    """
+    if result.customer_code and result.customer_code != document.customer_code:
+        return False
+    if result.lines:
+        return {line.number for line in result.lines} == {
+            line.number for line in document.lines
+        }
+    return True
 
 
 ENGINES = {}

@@ -711,6 +711,16 @@ class AccountMove(models.Model):
         result = self._fi_tax_job_call(
             message, lambda e: e.commit(document["code"], document["is_return"])
         )
+        resent = False
+        own = self._fi_tax_document(message.endpoint_id)
+        if not eng.same_document(result, own):
+            # under this code the engine holds another calculation (another
+            # validation numbered a draft alike and was rolled back after
+            # asking the engine): this invoice's own document, committed
+            result = self._fi_tax_job_call(
+                message, lambda e: e.calculate(own, adjust=True, commit=True)
+            )
+            resent = True
         self.with_context(fi_einvoice_internal=True).write(
             {
                 "fi_tax_state": "committed"
@@ -729,6 +739,7 @@ class AccountMove(models.Model):
                 "code": document["code"],
                 "status": result.status,
                 "total_tax": str(result.total_tax),
+                "resent": resent,
             },
         )
         return self

@@ -240,7 +240,7 @@ class FakeAvaTax(_Server):
         if headers.get("Authorization") != self.auth:
             return self.error(401, "AuthenticationException", "bad credentials")
         url = urlsplit(path)
-        parts = [unquote(p) for p in url.path.split("/")]
+        parts = [ava_unescape(unquote(p)) for p in url.path.split("/")]
         doc = json.loads(body) if body else {}
         if url.path == "/api/v2/utilities/ping":
             return 200, {
@@ -263,7 +263,9 @@ class FakeAvaTax(_Server):
                 return self.error(
                     400, "CannotModifyLockedTransaction", "reported on a filing"
                 )
-            self.transactions[model["code"]] = self.compute(model)
+            self.transactions[model["code"]] = self.compute(
+                model, "Committed" if model.get("commit") else "Saved"
+            )
             return 200, self.transactions[model["code"]]
         if url.path == "/api/v2/addresses/resolve":
             return 200, {
@@ -342,6 +344,19 @@ class FakeClearance(_Server):
                 return 404, {"error": {"code": "not_found", "message": "not yet"}}
             return 200, doc
         return 404, {"error": {"code": "not_found", "message": path}}
+
+
+def ava_unescape(text):
+    """AvaTax's path escapes of codes, back to the code."""
+    for char, escape in (
+        ("/", "_-ava2f-_"),
+        ("+", "_-ava2b-_"),
+        ("?", "_-ava3f-_"),
+        ("#", "_-ava23-_"),
+        ("%", "_-ava25-_"),
+    ):
+        text = text.replace(escape, char)
+    return text
 
 
 def query(path):
