@@ -356,24 +356,18 @@ class AccountMove(models.Model):
         adjust = self.fi_tax_in_engine
         try:
             try:
-                result = endpoint._fi_engine_call(
+                result = endpoint._fi_tax_sync_call(
                     engine.calculate(document, adjust=adjust), engine.parse_transaction
                 )
             except EngineError as err:
                 if err.outcome != eng.ALREADY_EXISTS or adjust:
                     raise
-                result = endpoint._fi_engine_call(
+                result = endpoint._fi_tax_sync_call(
                     engine.calculate(document, adjust=True), engine.parse_transaction
                 )
-        except FiTransientError as err:
-            if err.reason_code in ("timeout", "connection"):
-                endpoint._fi_tax_count_failure(err)
-            raise
         except EngineError as err:
             if err.outcome == eng.TRANSIENT:
-                endpoint._fi_tax_count_failure(err)
                 raise FiTransientError(str(err), "engine_unavailable") from None
-            endpoint._fi_tax_count_success()  # it answered: it is up
             if err.outcome == eng.LOCKED:
                 raise UserError(
                     _(
@@ -393,7 +387,6 @@ class AccountMove(models.Model):
                     error=err,
                 )
             ) from None
-        endpoint._fi_tax_count_success()
         try:
             result.check_currency(document.currency)
         except EngineError as err:

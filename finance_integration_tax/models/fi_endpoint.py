@@ -422,6 +422,29 @@ class FiEndpoint(models.Model):
             lambda endpoint: endpoint and endpoint._fi_circuit_record_success()
         )
 
+    def _fi_tax_sync_call(self, request, parse):
+        """``_fi_engine_call`` on the synchronous path (invoice validation,
+        address validation): refused at once while the circuit is open, its
+        transport failures and timeouts counted, an answer resets the count."""
+        self.ensure_one()
+        since = self._fi_tax_unavailable_since()
+        if since:
+            raise self._fi_tax_circuit_error(since)
+        try:
+            result = self._fi_engine_call(request, parse)
+        except FiTransientError as err:
+            if err.reason_code in ("timeout", "connection"):
+                self._fi_tax_count_failure(err)
+            raise
+        except EngineError as err:
+            if err.transient:
+                self._fi_tax_count_failure(err)
+            else:
+                self._fi_tax_count_success()  # it answered: it is up
+            raise
+        self._fi_tax_count_success()
+        return result
+
     def _fi_circuit_try_probe(self):
         """The engine's half-open probe is a ping (no side effect, and no
         held message needed: under the block policy there is none)."""

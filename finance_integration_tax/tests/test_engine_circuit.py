@@ -211,3 +211,24 @@ class TestEngineCircuit(TaxCommon):
         self.assertFalse(moves._cron_fi_tax_pending_overdue(), "once")
         (item,) = self.exceptions(move, "tax_pending_overdue")
         self.assertIn("still unavailable", item.detail)
+
+    def test_address_validation_refused_at_once_while_the_engine_is_unavailable(self):
+        self.endpoint.circuit_threshold = 1
+        us = self.env["res.partner"].create(
+            {
+                "name": "US buyer",
+                "street": "100 Ravine Lane",
+                "city": "Bainbridge",
+                "zip": "98110",
+                "country_id": self.env.ref("base.us").id,
+            }
+        )
+        self.avatax.go_down()
+        self.env.company.fi_tax_unavailable_policy = "queue"
+        self.invoice().action_post()
+        self.assert_open()
+        self.avatax.come_back()
+        with self.assertRaisesRegex(UserError, "unavailable since"):
+            us.action_fi_validate_address()
+        self.assertFalse(self.avatax.calls("/addresses/resolve"))
+        self.assertEqual(us.street, "100 Ravine Lane")
