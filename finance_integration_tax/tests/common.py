@@ -196,6 +196,19 @@ class TaxCommon(AccountTestInvoicingCommon):
             )
         )
 
+    def us_partner(self):
+        """A customer where the engine validates addresses."""
+        return self.env["res.partner"].create(
+            {
+                "name": "US buyer",
+                "street": "100 Ravine Lane",
+                "city": "Bainbridge",
+                "zip": "98110",
+                "country_id": self.env.ref("base.us").id,
+                "state_id": self.env.ref("base.state_us_48").id,
+            }
+        )
+
     # -- jobs ------------------------------------------------------------
     def pending_jobs(self):
         return (

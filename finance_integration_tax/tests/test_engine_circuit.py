@@ -214,15 +214,7 @@ class TestEngineCircuit(TaxCommon):
 
     def test_address_validation_refused_at_once_while_the_engine_is_unavailable(self):
         self.endpoint.circuit_threshold = 1
-        us = self.env["res.partner"].create(
-            {
-                "name": "US buyer",
-                "street": "100 Ravine Lane",
-                "city": "Bainbridge",
-                "zip": "98110",
-                "country_id": self.env.ref("base.us").id,
-            }
-        )
+        us = self.us_partner()
         self.avatax.go_down()
         self.env.company.fi_tax_unavailable_policy = "queue"
         self.invoice().action_post()

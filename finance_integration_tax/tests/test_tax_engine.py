@@ -355,16 +355,7 @@ class TestTaxEngine(TaxCommon):
         self.assertIn("fi_avatax_account_id", self.endpoint._fi_governed_fields())
 
     def test_address_validated_only_where_the_engine_supports_it(self):
-        us = self.env["res.partner"].create(
-            {
-                "name": "US buyer",
-                "street": "100 Ravine Lane",
-                "city": "Bainbridge",
-                "zip": "98110",
-                "country_id": self.env.ref("base.us").id,
-                "state_id": self.env.ref("base.state_us_48").id,
-            }
-        )
+        us = self.us_partner()
         us.action_fi_validate_address()
         self.assertEqual(us.street, "100 RAVINE LANE")
         self.assertEqual(us.zip, "98110-1234")
