@@ -645,7 +645,8 @@ class AccountMove(models.Model):
 
     def _fi_tax_apply_engine(self, endpoint, result):
         """Odoo taxes of the engine's rates on each line (value map
-        ``avatax_tax``: rate in percent -> account.tax)."""
+        ``avatax_tax``: rate in percent -> account.tax; ``"<rate> incl"`` for
+        the lines with a tax-included price)."""
         vmap = self.env["fi.value.map"]
         lines = {str(line.id): line for line in self.invoice_line_ids}
         for line_result in result.lines:
@@ -656,7 +657,11 @@ class AccountMove(models.Model):
             if not line_result.tax and not rate:
                 line.tax_ids = [(5, 0, 0)]
                 continue
-            tax = vmap.fi_lookup("avatax_tax", _percent_key(rate), endpoint=endpoint)
+            key = _percent_key(rate)
+            if any(line.tax_ids.mapped("price_include")):
+                # a tax-included price stays as typed: an included tax again
+                key += " incl"
+            tax = vmap.fi_lookup("avatax_tax", key, endpoint=endpoint)
             line.tax_ids = [(6, 0, tax.ids)]
 
     def _fi_tax_send(self, event_type, key, **extra):

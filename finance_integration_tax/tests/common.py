@@ -2,6 +2,8 @@
 """Fixtures: a company with a chart, an AvaTax endpoint and a clearance
 endpoint pointing at local servers, value maps, invoices."""
 
+from decimal import Decimal
+
 from odoo import Command, fields
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -111,8 +113,21 @@ class TaxCommon(AccountTestInvoicingCommon):
                 "taxes_id": [Command.set(cls.tax10.ids)],
             }
         )
+        cls.tax10_incl = cls.tax10.copy(
+            {"name": "Sales 10% incl.", "price_include_override": "tax_included"}
+        )
+        cls.tax20_incl = cls.tax20.copy(
+            {"name": "Sales 20% incl.", "price_include_override": "tax_included"}
+        )
         cls.rate_map = cls._value_map(
-            "avatax_tax", "account.tax", {"10": cls.tax10, "20": cls.tax20}
+            "avatax_tax",
+            "account.tax",
+            {
+                "10": cls.tax10,
+                "20": cls.tax20,
+                "10 incl": cls.tax10_incl,
+                "20 incl": cls.tax20_incl,
+            },
         )
 
     @classmethod
@@ -158,6 +173,7 @@ class TaxCommon(AccountTestInvoicingCommon):
             server.requests.clear()
             server.down = False
         self.avatax.answer_currency = None
+        self.avatax.rate = Decimal("0.10")
         self.avatax.transactions.clear()
         self.avatax.locked.clear()
         self.clearance.documents.clear()

@@ -35,9 +35,7 @@ class TestTaxAmounts(TaxCommon):
         return [c["body"] for c in calls]
 
     def test_tax_included_prices_are_sent_as_typed_and_match_to_the_cent(self):
-        included = self.tax10.copy(
-            {"name": "Sales 10% incl.", "price_include_override": "tax_included"}
-        )
+        included = self.tax10_incl
         move = self.invoice(
             [
                 {"price_unit": 19.99, "quantity": 3, "discount": 7.5},
@@ -70,6 +68,21 @@ class TestTaxAmounts(TaxCommon):
         self.assertEqual(to_decimal(move.fi_tax_engine_total), engine_tax)
         self.assertEqual(move.invoice_line_ids.tax_ids, included)
         self.assertEqual(move.fi_tax_state, "calculated")
+
+    def test_engine_rate_applied_to_a_tax_included_line_keeps_its_price(self):
+        self.env.company.fi_tax_mismatch_policy = "apply"
+        self.avatax.rate = Decimal("0.20")
+        move = self.invoice([{"price_unit": 110, "quantity": 1}])
+        move.invoice_line_ids.tax_ids = [Command.set(self.tax10_incl.ids)]
+        self.assertEqual(move.amount_tax, 10.0)
+        move.action_post()
+        self.assertEqual(move.state, "posted")
+        # the "<rate> incl" entry of the avatax_tax map: an included tax again
+        self.assertEqual(move.invoice_line_ids.tax_ids, self.tax20_incl)
+        self.assertEqual(move.amount_total, 110.0, "the price the customer saw")
+        # 110 - 110 / 1.2 = 18.33, the engine's and now Odoo's
+        self.assertEqual(move.amount_tax, 18.33)
+        self.assertEqual(move.fi_tax_engine_total, 18.33)
 
     def foreign_currency(self):
         code = "CHF" if self.env.company.currency_id.name != "CHF" else "JPY"
