@@ -334,20 +334,26 @@ class FiEndpoint(models.Model):
 
     def _fi_tax_own_transaction(self, work):
         """Run ``work(endpoint)`` on this endpoint in a transaction of its own,
-        committed at once; returns its result (None when the endpoint row
-        stays locked by someone else beyond 2 s: one count is lost, nothing
-        else)."""
+        committed at once; returns its result. Counting never breaks the
+        validation that counts: a concurrent counter (serialization failure)
+        makes it try again in a new transaction, a row locked beyond 2 s or
+        any other error loses this one count (logged), nothing else."""
         self.ensure_one()
         registry = self.env.registry
         self.env.flush_all()  # (in test mode that cursor shares this transaction)
         try:
-            with registry.cursor() as cr:
-                if not registry.in_test_mode():
-                    cr.execute("SET LOCAL lock_timeout = '2s'")
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                return work(env["fi.endpoint"].browse(self.id).exists())
-        except psycopg2.errors.LockNotAvailable:
-            _logger.warning("endpoint %s: circuit count skipped (row locked)", self.id)
+            for attempt in range(1, 4):
+                try:
+                    with registry.cursor() as cr:
+                        if not registry.in_test_mode():
+                            cr.execute("SET LOCAL lock_timeout = '2s'")
+                        env = api.Environment(cr, SUPERUSER_ID, {})
+                        return work(env["fi.endpoint"].browse(self.id).exists())
+                except psycopg2.errors.SerializationFailure:
+                    if attempt == 3:
+                        raise
+        except Exception:  # noqa: BLE001 - an auxiliary count, logged
+            _logger.exception("endpoint %s: circuit count lost", self.id)
             return None
         finally:
             self.invalidate_recordset(CIRCUIT_FIELDS)
