@@ -2,7 +2,9 @@
 
 >>> e = AvaTaxEngine(account_id="1100", license_key="lk", company_code="ACME")
 >>> e.commit("INV/2026/00001").url
-'https://sandbox-rest.avatax.com/api/v2/companies/ACME/transactions/INV%2F2026%2F00001/commit?documentType=SalesInvoice'
+'https://sandbox-rest.avatax.com/api/v2/companies/ACME/transactions/INV_-ava2f-_2026_-ava2f-_00001/commit?documentType=SalesInvoice&%24include=Lines'
+>>> url_code("A+B/C?D#E%F G")
+'A_-ava2b-_B_-ava2f-_C_-ava3f-_D_-ava23-_E_-ava25-_F%20G'
 >>> e.ping().headers["Authorization"]
 'Basic MTEwMDpsaw=='
 >>> try:
@@ -52,6 +54,24 @@ CODE_OUTCOMES = {
 
 CLIENT = "odoo-finance-integration; 18.0; Odoo; 1.0"
 
+#: AvaTax's own escapes of company and transaction codes in URL paths (the
+#: spec's note on every ``{transactionCode}`` path: a percent-encoded slash
+#: does not reach it); ``%`` first, since the space becomes ``%20``
+PATH_ESCAPES = (
+    ("%", "_-ava25-_"),
+    ("/", "_-ava2f-_"),
+    ("+", "_-ava2b-_"),
+    ("?", "_-ava3f-_"),
+    ("#", "_-ava23-_"),
+)
+
+
+def url_code(code):
+    """A company or transaction code as AvaTax wants it in a URL path."""
+    for char, escape in PATH_ESCAPES:
+        code = code.replace(char, escape)
+    return quote(code, safe="")
+
 
 @register
 class AvaTaxEngine(TaxEngine):
@@ -89,8 +109,8 @@ class AvaTaxEngine(TaxEngine):
 
     def _company_path(self, code):
         return (
-            f"/api/v2/companies/{quote(self.company_code, safe='')}"
-            f"/transactions/{quote(code, safe='')}"
+            f"/api/v2/companies/{url_code(self.company_code)}"
+            f"/transactions/{url_code(code)}"
         )
 
     @staticmethod
@@ -100,8 +120,9 @@ class AvaTaxEngine(TaxEngine):
     def ping(self):
         return self._request("GET", "/api/v2/utilities/ping")
 
-    def transaction_model(self, document):
-        """The CreateTransactionModel of ``document`` (uncommitted)."""
+    def transaction_model(self, document, commit=False):
+        """The CreateTransactionModel of ``document`` (uncommitted unless
+        ``commit``)."""
         model = {
             "type": self._doc_type(document.is_return),
             "code": document.code,
@@ -109,7 +130,7 @@ class AvaTaxEngine(TaxEngine):
             "date": document.date,
             "customerCode": document.customer_code,
             "currencyCode": document.currency,
-            "commit": False,
+            "commit": commit,
             "addresses": {
                 "shipFrom": address_info(document.ship_from),
                 "shipTo": address_info(document.ship_to),
@@ -128,6 +149,17 @@ class AvaTaxEngine(TaxEngine):
                 for line in document.lines
             ],
         }
+        if document.foreign:
+            # CreateTransactionModel: the rate from the transaction currency
+            # to the company's base currency, its date, and that currency
+            if document.exchange_rate is None:
+                raise ValueError(
+                    f"document {document.code} in {document.currency}: no exchange "
+                    f"rate to {document.company_currency}"
+                )
+            model["exchangeRate"] = document.exchange_rate
+            model["exchangeRateEffectiveDate"] = document.exchange_date or document.date
+            model["exchangeRateCurrencyCode"] = document.company_currency
         if document.exemption_no:
             model["exemptionNo"] = document.exemption_no
         if document.reference_code:
@@ -145,8 +177,8 @@ class AvaTaxEngine(TaxEngine):
                 del line[key]
         return model
 
-    def calculate(self, document, adjust=False):
-        model = self.transaction_model(document)
+    def calculate(self, document, adjust=False, commit=False):
+        model = self.transaction_model(document, commit=commit)
         if adjust:
             return self._request(
                 "POST",
@@ -163,11 +195,12 @@ class AvaTaxEngine(TaxEngine):
         )
 
     def commit(self, code, is_return=False):
+        # with its lines: the answer must prove it is this invoice's document
         return self._request(
             "POST",
             self._company_path(code) + "/commit",
             {"commit": True},
-            {"documentType": self._doc_type(is_return)},
+            {"documentType": self._doc_type(is_return), "$include": "Lines"},
         )
 
     def void(self, code, is_return=False):
@@ -183,7 +216,7 @@ class AvaTaxEngine(TaxEngine):
             date_from, date_to = date_from.isoformat(), date_to.isoformat()
         return self._request(
             "GET",
-            f"/api/v2/companies/{quote(self.company_code, safe='')}/transactions",
+            f"/api/v2/companies/{url_code(self.company_code)}/transactions",
             query={
                 "$filter": f"date between '{date_from}' and '{date_to}'",
                 "$top": str(top),
@@ -318,4 +351,5 @@ def transaction_result(document):
         locked=bool(document.get("locked")),
         engine_id=str(document.get("id") or ""),
         customer_code=document.get("customerCode") or "",
+        currency=document.get("currencyCode") or "",
     )

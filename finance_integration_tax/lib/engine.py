@@ -82,6 +82,15 @@ class TaxDocument:
     exemption_no: str = ""
     reference_code: str = ""  # credit note: the original invoice number
     description: str = ""
+    #: foreign-currency document: the company's (reporting) currency, and how
+    #: many units of it one unit of ``currency`` is worth on ``exchange_date``
+    company_currency: str = ""
+    exchange_rate: Decimal | None = None
+    exchange_date: str | None = None
+
+    @property
+    def foreign(self):
+        return bool(self.company_currency) and self.company_currency != self.currency
 
 
 @dataclass
@@ -114,6 +123,29 @@ class TaxResult:
     locked: bool = False
     engine_id: str = ""
     customer_code: str = ""
+    currency: str = ""  # the currency the engine's amounts are in
+
+    def check_currency(self, expected):
+        """Raise unless the engine answered in ``expected`` (the document's
+        currency): amounts in another currency are never booked.
+
+        >>> result = TaxResult("A", "Saved", "SalesInvoice", "", 0, 0, currency="EUR")
+        >>> result.check_currency("EUR") is result
+        True
+        >>> try:
+        ...     result.check_currency("USD")
+        ... except EngineError as err:
+        ...     print(err.outcome, err)
+        business the engine answered document A in EUR, not in its currency USD
+        """
+        if self.currency and expected and self.currency != expected:
+            raise EngineError(
+                BUSINESS,
+                f"the engine answered document {self.code} in {self.currency}, "
+                f"not in its currency {expected}",
+                code="currency_mismatch",
+            )
+        return self
 
 
 class TaxEngine:
@@ -130,7 +162,7 @@ class TaxEngine:
     def parse_ping(self, status, body):  # -> str (one-line summary)
         raise NotImplementedError
 
-    def calculate(self, document, adjust=False):  # -> Request (uncommitted)
+    def calculate(self, document, adjust=False, commit=False):  # -> Request
         raise NotImplementedError
 
     def commit(self, code, is_return=False):  # -> Request
@@ -156,6 +188,30 @@ class TaxEngine:
 
     def supports_address(self, country_code):
         return (country_code or "").upper() in self.address_countries
+
+
+def same_document(result, document):
+    """True when the engine's ``result`` is the calculation of ``document``:
+    the same customer and, when the answer lists its lines, the same line
+    numbers (Odoo's line ids: no two invoices share one).
+
+    >>> doc = TaxDocument("INV/1", "2026-03-02", "C1", "USD",
+    ...                   [DocumentLine("7", Decimal(1))], Address(), Address())
+    >>> answer = TaxResult("INV/1", "Committed", "SalesInvoice", "", 1, 0,
+    ...                    lines=[LineResult("7", 0, 1)], customer_code="C1")
+    >>> same_document(answer, doc)
+    True
+    >>> answer.lines = [LineResult("9", 0, 1)]
+    >>> same_document(answer, doc)
+    False
+    """
+    if result.customer_code and result.customer_code != document.customer_code:
+        return False
+    if result.lines:
+        return {line.number for line in result.lines} == {
+            line.number for line in document.lines
+        }
+    return True
 
 
 ENGINES = {}

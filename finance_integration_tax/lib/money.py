@@ -16,7 +16,7 @@ False
 
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 _MARK = "\x00dec:"
 _MARKED = re.compile(r'"\\u0000dec:(-?[0-9.E+-]+)"')
@@ -59,6 +59,25 @@ def loads(data):
     if isinstance(data, bytes):
         data = data.decode("utf-8")
     return json.loads(data, parse_float=Decimal)
+
+
+def line_amount(price_unit, quantity, discount=0, digits=2):
+    """Price x quantity less the discount (percent), rounded half-up to the
+    currency's ``digits``: in Decimal throughout, so a tax-included price
+    reaches the engine to the cent as it was typed.
+
+    >>> line_amount(19.99, 3, 7.5)
+    Decimal('55.47')
+    >>> line_amount("0.1", 3)
+    Decimal('0.30')
+    >>> line_amount(50, 1, 100)
+    Decimal('0.00')
+    >>> line_amount(1000, 1, 0, digits=0)
+    Decimal('1000')
+    """
+    gross = to_decimal(price_unit, "price") * to_decimal(quantity, "quantity")
+    net = gross * (100 - to_decimal(discount, "discount")) / 100
+    return net.quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
 
 
 def within_tolerance(expected, actual, amount, percentage):

@@ -17,7 +17,7 @@ from odoo.addons.finance_integration_core.lib.hashing import sha256_hex
 from ..lib import clearance as clr
 from ..lib import engine as eng
 from ..lib.engine import Address, DocumentLine, EngineError, TaxDocument
-from ..lib.money import to_decimal, within_tolerance
+from ..lib.money import line_amount, to_decimal, within_tolerance
 from ..lib.validator import validate_ubl
 from .fi_einvoice import DOC_STATES
 from .fi_endpoint import engine_error_to_fi
@@ -212,12 +212,34 @@ class AccountMove(models.Model):
             Decimal(1).scaleb(-self.currency_id.decimal_places)
         )
 
-    def _fi_write_technical(self, values):
-        """Write connector bookkeeping fields only: none of the invoice's
-        lines or amounts, so without the invoice/line synchronisation."""
+    def _fi_technical(self):
+        """This invoice for writes of fields that change none of its lines or
+        amounts (bookkeeping, its number): without the invoice/line
+        synchronisation and balance check (nothing to sync or unbalance), and
+        without marking it manually modified (the user did not edit it)."""
         return self.with_context(
-            skip_invoice_sync=True, skip_invoice_line_sync=True
-        ).write(values)
+            skip_invoice_sync=True,
+            skip_invoice_line_sync=True,
+            check_move_validity=False,
+            skip_is_manually_modified=True,
+        )
+
+    def _fi_tax_number(self):
+        """Number the draft now (the engine's document code is the invoice
+        number; Odoo's post then keeps it) the way Odoo's post numbers it:
+        the sequence fields assigned as by their computation, not by three
+        full invoice writes."""
+        sequence_fields = [
+            self._fields[name]
+            for name in ("name", "sequence_prefix", "sequence_number")
+        ]
+        with self.env.protecting(sequence_fields, self):
+            self._set_next_sequence()
+        self._inverse_name()
+
+    def _fi_write_technical(self, values):
+        """Write connector bookkeeping fields only."""
+        return self._fi_technical().write(values)
 
     def _fi_quant(self, value):
         return to_decimal(value).quantize(
@@ -249,17 +271,19 @@ class AccountMove(models.Model):
                     if getattr(err, "external_code", None) is not None:
                         raise  # a map exists, this product is missing: say so
                     tax_code = ""  # no tax code map at all: engine defaults
+            # price x quantity less the discount, in Decimal: tax-included
+            # prices go to the engine as typed (taxIncluded), to the cent
             included = any(line.tax_ids.mapped("price_include"))
-            if included:
-                amount = self._fi_dec(
-                    line.price_unit * line.quantity * (1 - (line.discount or 0) / 100)
-                )
-            else:
-                amount = self._fi_dec(line.price_subtotal)
+            amount = line_amount(
+                line.price_unit,
+                line.quantity,
+                line.discount or 0,
+                self.currency_id.decimal_places,
+            )
             lines.append(
                 DocumentLine(
                     number=str(line.id),
-                    amount=amount * sign,
+                    amount=amount * sign if amount else amount,
                     quantity=to_decimal(line.quantity),
                     item_code=item_code,
                     tax_code=tax_code if isinstance(tax_code, str) else "",
@@ -278,6 +302,30 @@ class AccountMove(models.Model):
             self.invoice_date or fields.Date.context_today(self),
         )
         origin = self.reversed_entry_id
+        company_currency = self.company_id.currency_id
+        exchange = {}
+        if self.currency_id != company_currency:
+            rate = to_decimal(self.invoice_currency_rate, "currency rate")
+            if rate <= 0:
+                raise UserError(
+                    _(
+                        "Invoice %(name)s is in %(cur)s but has no exchange rate to "
+                        "%(company)s: set the currency's rate for %(date)s.",
+                        name=self.name,
+                        cur=self.currency_id.name,
+                        company=company_currency.name,
+                        date=self._get_invoice_currency_rate_date(),
+                    )
+                )
+            # Odoo keeps invoice currency per company unit; the engine wants
+            # company currency per invoice unit
+            exchange = {
+                "company_currency": company_currency.name,
+                "exchange_rate": (Decimal(1) / rate)
+                .quantize(Decimal("1e-12"))
+                .normalize(),
+                "exchange_date": str(self._get_invoice_currency_rate_date()),
+            }
         return TaxDocument(
             code=self.name,
             date=str(self.invoice_date or fields.Date.context_today(self)),
@@ -291,24 +339,30 @@ class AccountMove(models.Model):
             exemption_no=exemption.number or "",
             reference_code=origin.name or "",
             description=self.ref or "",
+            **exchange,
         )
 
     def _fi_tax_calculate(self, endpoint):
         """Ask the engine (uncommitted); returns ``(document, TaxResult)``.
-        Raises FiTransientError when the engine is unavailable."""
+        Raises FiTransientError when the engine is unavailable: at once when
+        its circuit is open (no call, no timeout to wait for)."""
         self.ensure_one()
+        endpoint = endpoint.with_env(self.env)
+        since = endpoint._fi_tax_unavailable_since()
+        if since:
+            raise endpoint._fi_tax_circuit_error(since)
         engine = endpoint._fi_tax_engine()
         document = self._fi_tax_document(endpoint)
         adjust = self.fi_tax_in_engine
         try:
             try:
-                result = endpoint._fi_engine_call(
+                result = endpoint._fi_tax_sync_call(
                     engine.calculate(document, adjust=adjust), engine.parse_transaction
                 )
             except EngineError as err:
                 if err.outcome != eng.ALREADY_EXISTS or adjust:
                     raise
-                result = endpoint._fi_engine_call(
+                result = endpoint._fi_tax_sync_call(
                     engine.calculate(document, adjust=True), engine.parse_transaction
                 )
         except EngineError as err:
@@ -333,6 +387,18 @@ class AccountMove(models.Model):
                     error=err,
                 )
             ) from None
+        try:
+            result.check_currency(document.currency)
+        except EngineError as err:
+            raise UserError(
+                _(
+                    "%(engine)s answered invoice %(name)s in another currency: "
+                    "%(error)s. Nothing was booked.",
+                    engine=engine.name,
+                    name=self.name,
+                    error=err,
+                )
+            ) from None
         return document, result
 
     def _fi_tax_before_post(self):
@@ -340,7 +406,7 @@ class AccountMove(models.Model):
         self.ensure_one()
         endpoint = self._fi_tax_endpoint()
         if not self.name or self.name == "/":
-            self._set_next_sequence()
+            self._fi_tax_number()
         try:
             document, result = self._fi_tax_calculate(endpoint)
         except FiTransientError as err:
@@ -367,7 +433,7 @@ class AccountMove(models.Model):
         now = fields.Datetime.now()
         correlation = self.fi_correlation_id or uuid.uuid4().hex
         if policy == "queue":
-            self.write(
+            self._fi_write_technical(
                 {
                     "fi_tax_state": "pending",
                     "fi_correlation_id": correlation,
@@ -389,7 +455,7 @@ class AccountMove(models.Model):
             )
             return False
         # contingency: Odoo's taxes now, the engine later
-        self.write(
+        self._fi_write_technical(
             {
                 "fi_tax_state": "provisional",
                 "fi_correlation_id": correlation,
@@ -429,6 +495,59 @@ class AccountMove(models.Model):
                 ),
                 "technical",
             )
+
+    def _cron_fi_tax_pending_overdue(self):
+        """Escalate, once each, the invoices held as tax pending beyond their
+        company's maximum hold: while the engine's circuit is open their
+        message waits in the outbox, so no failing retry escalates them."""
+        now = fields.Datetime.now()
+        held = self.sudo().search(
+            [
+                ("fi_tax_state", "=", "pending"),
+                ("state", "=", "draft"),
+                ("fi_tax_pending_since", "!=", False),
+            ]
+        )
+        escalated = self.browse()
+        for move in held:
+            hours = move.company_id.fi_tax_max_hold_hours or 0
+            endpoint = move.company_id.fi_tax_endpoint_id
+            if not hours or not endpoint:
+                continue
+            if move.fi_tax_pending_since > now - timedelta(hours=hours):
+                continue
+            if (
+                self.env["fi.exception"]
+                .sudo()
+                .search_count(
+                    [
+                        ("res_model", "=", move._name),
+                        ("res_id", "=", move.id),
+                        ("error_code", "=", "tax_pending_overdue"),
+                        ("state", "in", ("new", "in_progress")),
+                    ]
+                )
+            ):
+                continue
+            endpoint._fi_tax_exception(
+                "tax.calculate",
+                move,
+                "tax_pending_overdue",
+                _(
+                    "Invoice %(name)s has been held as tax pending since %(since)s "
+                    "(more than %(h)s hours): the tax engine %(engine)s is still "
+                    "unavailable. It is validated as soon as the engine answers; "
+                    "change the company's policy or validate it by hand.",
+                    name=move.name,
+                    since=move.fi_tax_pending_since,
+                    h=hours,
+                    engine=endpoint.name,
+                ),
+                correlation_id=move.fi_correlation_id,
+                category="technical",
+            )
+            escalated |= move
+        return escalated
 
     def _fi_tax_apply_result(self, endpoint, document, result):
         company = self.company_id
@@ -471,7 +590,7 @@ class AccountMove(models.Model):
             )
             if self.fi_billing_system_of_record:
                 values["fi_tax_state"] = "mismatch"
-                self.write(values)
+                self._fi_write_technical(values)
                 endpoint._fi_tax_exception(
                     "tax.calculate",
                     self,
@@ -526,7 +645,8 @@ class AccountMove(models.Model):
 
     def _fi_tax_apply_engine(self, endpoint, result):
         """Odoo taxes of the engine's rates on each line (value map
-        ``avatax_tax``: rate in percent -> account.tax)."""
+        ``avatax_tax``: rate in percent -> account.tax; ``"<rate> incl"`` for
+        the lines with a tax-included price)."""
         vmap = self.env["fi.value.map"]
         lines = {str(line.id): line for line in self.invoice_line_ids}
         for line_result in result.lines:
@@ -537,7 +657,11 @@ class AccountMove(models.Model):
             if not line_result.tax and not rate:
                 line.tax_ids = [(5, 0, 0)]
                 continue
-            tax = vmap.fi_lookup("avatax_tax", _percent_key(rate), endpoint=endpoint)
+            key = _percent_key(rate)
+            if any(line.tax_ids.mapped("price_include")):
+                # a tax-included price stays as typed: an included tax again
+                key += " incl"
+            tax = vmap.fi_lookup("avatax_tax", key, endpoint=endpoint)
             line.tax_ids = [(6, 0, tax.ids)]
 
     def _fi_tax_send(self, event_type, key, **extra):
@@ -585,6 +709,16 @@ class AccountMove(models.Model):
         result = self._fi_tax_job_call(
             message, lambda e: e.commit(document["code"], document["is_return"])
         )
+        resent = False
+        own = self._fi_tax_document(message.endpoint_id)
+        if not eng.same_document(result, own):
+            # under this code the engine holds another calculation (another
+            # validation numbered a draft alike and was rolled back after
+            # asking the engine): this invoice's own document, committed
+            result = self._fi_tax_job_call(
+                message, lambda e: e.calculate(own, adjust=True, commit=True)
+            )
+            resent = True
         self.with_context(fi_einvoice_internal=True).write(
             {
                 "fi_tax_state": "committed"
@@ -603,6 +737,7 @@ class AccountMove(models.Model):
                 "code": document["code"],
                 "status": result.status,
                 "total_tax": str(result.total_tax),
+                "resent": resent,
             },
         )
         return self

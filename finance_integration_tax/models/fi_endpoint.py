@@ -1,7 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import logging
 import uuid
+from datetime import timedelta
 
-from odoo import _, api, fields, models
+import psycopg2
+
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.finance_integration_core.lib.errors import (
@@ -33,6 +37,23 @@ TAX_FLOWS = {
     },
 }
 
+
+_logger = logging.getLogger(__name__)
+
+#: core's circuit breaker fields (fi_flow_control.py) and ours
+CIRCUIT_FIELDS = [
+    "circuit_state",
+    "circuit_failures",
+    "circuit_opened_at",
+    "circuit_probe_message_id",
+    "fi_unavailable_since",
+]
+
+#: key in ``cr.postcommit.data`` (cleared at commit and rollback) of the
+#: {endpoint id: since} of the circuits this transaction's own calls opened:
+#: its snapshot (repeatable read) does not see the committed count, and the
+#: next invoices of the same batch must not wait for the timeout again
+OPENED_HERE = "finance_integration_tax.circuit_opened"
 
 #: clearance webhooks are signed as core's generic provider: its settings
 SIGNATURE_FIELDS = (
@@ -69,6 +90,14 @@ class FiEndpoint(models.Model):
         "endpoint's credential (write-only, encrypted).",
     )
     fi_avatax_company_code = fields.Char("AvaTax Company Code", tracking=True)
+    fi_unavailable_since = fields.Datetime(
+        "Unavailable Since",
+        readonly=True,
+        copy=False,
+        help="Set when the circuit breaker opened after consecutive transport "
+        "failures or timeouts (the first opening: failed probes keep it); "
+        "cleared when the engine answers again.",
+    )
 
     # ------------------------------------------------------------------
     # core hooks
@@ -208,11 +237,13 @@ class FiEndpoint(models.Model):
         """Job body of an outbound message of this connector; returns the
         record concerned."""
         self.ensure_one()
+        # the circuit of this call is core's, counted by the message outcome
+        env = self.with_context(fi_tax_in_job=message.id).env
         kind = message.flow_id.event_type
         if kind == "einvoice.submit":
-            doc = self.env["fi.einvoice.document"].browse(document["document_id"])
+            doc = env["fi.einvoice.document"].browse(document["document_id"])
             return doc.exists()._fi_submit_now(message)
-        move = self.env["account.move"].browse(document.get("move_id")).exists()
+        move = env["account.move"].browse(document.get("move_id")).exists()
         if not move:
             raise FiBusinessError(
                 f"invoice {document.get('move_id')} no longer exists", "business_rule"
@@ -257,6 +288,266 @@ class FiEndpoint(models.Model):
         )
         return parse(result.status, result.body)
 
+    # ------------------------------------------------------------------
+    # circuit breaker of the engine (core's fields, fi_flow_control.py)
+    #
+    # Jobs (held and provisional invoices, commit, void) count through core:
+    # an outbound message failing technically counts, its success closes, and
+    # while the circuit is open they wait in the outbox. Synchronous calls at
+    # invoice validation count here, each in a transaction of its own so that
+    # the count survives a refused validation; once the circuit is open they
+    # do not call the engine at all and the company's engine-down policy
+    # applies at once. A half-open probe (a ping) closes it; the dispatcher
+    # then sends the held messages.
+    # ------------------------------------------------------------------
+    def _fi_tax_in_job(self):
+        return bool(self.env.context.get("fi_tax_in_job"))
+
+    def _fi_tax_unavailable_since(self):
+        """Synchronous path: since when the engine is known to be unavailable
+        (its circuit open or probing), or None when it may be called."""
+        self.ensure_one()
+        if self._fi_tax_in_job():
+            return None  # core holds a message while the circuit is open
+        opened = self.env.cr.postcommit.data.get(OPENED_HERE, {}).get(self.id)
+        if opened:
+            return opened
+        if self.circuit_state != "closed":
+            return (
+                self.fi_unavailable_since
+                or self.circuit_opened_at
+                or fields.Datetime.now()
+            )
+        return None
+
+    def _fi_tax_circuit_error(self, since):
+        return FiTransientError(
+            _(
+                "%(name)s has been unavailable since %(since)s UTC (circuit open "
+                "after %(n)s consecutive failures or timeouts): not called",
+                name=self.name,
+                since=fields.Datetime.to_string(since),
+                n=max(self.circuit_threshold, 1),
+            ),
+            "circuit_open",
+        )
+
+    def _fi_tax_own_transaction(self, work):
+        """Run ``work(endpoint)`` on this endpoint in a transaction of its own,
+        committed at once; returns its result. Counting never breaks the
+        validation that counts: a concurrent counter (serialization failure)
+        makes it try again in a new transaction, a row locked beyond 2 s or
+        any other error loses this one count (logged), nothing else."""
+        self.ensure_one()
+        registry = self.env.registry
+        self.env.flush_all()  # (in test mode that cursor shares this transaction)
+        try:
+            for attempt in range(1, 4):
+                try:
+                    with registry.cursor() as cr:
+                        if not registry.in_test_mode():
+                            cr.execute("SET LOCAL lock_timeout = '2s'")
+                        env = api.Environment(cr, SUPERUSER_ID, {})
+                        return work(env["fi.endpoint"].browse(self.id).exists())
+                except psycopg2.errors.SerializationFailure:
+                    if attempt == 3:
+                        raise
+        except Exception:  # noqa: BLE001 - an auxiliary count, logged
+            _logger.exception("endpoint %s: circuit count lost", self.id)
+            return None
+        finally:
+            self.invalidate_recordset(CIRCUIT_FIELDS)
+
+    def _fi_tax_count_failure(self, err):
+        """Synchronous path: one more consecutive transport failure or
+        timeout; opens the circuit at the endpoint's threshold. Returns since
+        when the circuit is open, or None."""
+        self.ensure_one()
+        if self._fi_tax_in_job():
+            return None
+
+        def count(endpoint):
+            if not endpoint:
+                return None
+            endpoint.env.cr.execute(
+                "SELECT circuit_state, circuit_failures FROM fi_endpoint "
+                "WHERE id = %s FOR UPDATE",
+                (endpoint.id,),
+            )
+            state, failures = endpoint.env.cr.fetchone()
+            failures = (failures or 0) + 1
+            values = {"circuit_failures": failures}
+            if state == "closed" and failures >= max(endpoint.circuit_threshold, 1):
+                values.update(
+                    circuit_state="open",
+                    circuit_opened_at=fields.Datetime.now(),
+                    circuit_probe_message_id=False,
+                )
+            endpoint.invalidate_recordset(CIRCUIT_FIELDS)
+            endpoint.write(values)
+            if state == "closed" and endpoint.circuit_state == "open":
+                endpoint._fi_tax_exception(
+                    "tax.calculate",
+                    endpoint,
+                    "circuit_open",
+                    endpoint.env._(
+                        "Tax engine %(name)s is unavailable after %(n)s consecutive "
+                        "failures or timeouts (last: %(error)s). Invoices follow "
+                        "the company's engine-down policy without calling it; it "
+                        "is probed every %(minutes)s minutes.",
+                        name=endpoint.name,
+                        n=failures,
+                        error=str(err)[:300],
+                        minutes=endpoint.circuit_cooldown_minutes,
+                    ),
+                    category="technical",
+                )
+                _logger.warning(
+                    "endpoint %s: circuit opened after %s failures at validation",
+                    endpoint.id,
+                    failures,
+                )
+            if endpoint.circuit_state == "closed":
+                return None
+            return endpoint.fi_unavailable_since or endpoint.circuit_opened_at
+
+        since = self._fi_tax_own_transaction(count)
+        if since:
+            self.env.cr.postcommit.data.setdefault(OPENED_HERE, {})[self.id] = since
+        return since
+
+    def _fi_tax_count_success(self):
+        """Synchronous path: the engine answered; resets the failure count
+        (a query only when there were failures)."""
+        self.ensure_one()
+        if self._fi_tax_in_job() or (
+            self.circuit_state == "closed" and not self.circuit_failures
+        ):
+            return
+        self._fi_tax_own_transaction(
+            lambda endpoint: endpoint and endpoint._fi_circuit_record_success()
+        )
+
+    def _fi_tax_sync_call(self, request, parse):
+        """``_fi_engine_call`` on the synchronous path (invoice validation,
+        address validation): refused at once while the circuit is open, its
+        transport failures and timeouts counted, an answer resets the count."""
+        self.ensure_one()
+        since = self._fi_tax_unavailable_since()
+        if since:
+            raise self._fi_tax_circuit_error(since)
+        try:
+            result = self._fi_engine_call(request, parse)
+        except FiTransientError as err:
+            if err.reason_code in ("timeout", "connection"):
+                self._fi_tax_count_failure(err)
+            raise
+        except EngineError as err:
+            if err.transient:
+                self._fi_tax_count_failure(err)
+            else:
+                self._fi_tax_count_success()  # it answered: it is up
+            raise
+        self._fi_tax_count_success()
+        return result
+
+    def _fi_circuit_try_probe(self):
+        """The engine's half-open probe is a ping (no side effect, and no
+        held message needed: under the block policy there is none)."""
+        if self.provider != "avatax":
+            return super()._fi_circuit_try_probe()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE fi_endpoint
+               SET circuit_state = 'half_open', circuit_probe_message_id = NULL
+             WHERE id = %(id)s AND circuit_state = 'open'
+               AND circuit_opened_at
+                   + COALESCE(circuit_cooldown_minutes, 0) * interval '1 minute'
+                   <= %(now)s
+            RETURNING id
+            """,
+            {"id": self.id, "now": fields.Datetime.now()},
+        )
+        claimed = self.env.cr.fetchone()
+        self.invalidate_recordset(CIRCUIT_FIELDS)
+        if not claimed:
+            return
+        engine = self._fi_tax_engine()
+        try:
+            self._fi_engine_call(engine.ping(), engine.parse_ping)
+        except (EngineError, FiTransientError) as err:
+            if isinstance(err, FiTransientError) or err.transient:
+                self.sudo().write(
+                    {
+                        "circuit_state": "open",
+                        "circuit_opened_at": fields.Datetime.now(),
+                    }
+                )
+                _logger.info("endpoint %s: probe failed (%s), still open", self.id, err)
+                return
+            # it answered (refusing the credentials is an answer): it is up
+        _logger.info("endpoint %s: probe answered, circuit closed", self.id)
+        self._fi_circuit_record_success()
+
+    def _fi_tax_schedule_probe(self):
+        """A job probing the engine once the cool-down of its circuit is over
+        (the dispatcher runs the probe, then sends what waited)."""
+        for endpoint in self.filtered(lambda e: e.circuit_state == "open"):
+            eta = (endpoint.circuit_opened_at or fields.Datetime.now()) + timedelta(
+                minutes=endpoint.circuit_cooldown_minutes or 0
+            )
+            endpoint.with_user(endpoint.integration_user_id).with_delay(
+                channel="root.fi",
+                eta=eta,
+                identity_key=f"fi.tax.probe:{endpoint.id}",
+                description=f"Probe tax engine of endpoint {endpoint.id}",
+            )._fi_tax_probe()
+
+    def _fi_tax_probe(self):
+        """Job: probe after the cool-down (core's dispatcher calls
+        ``_fi_circuit_try_probe``) and dispatch the held messages when the
+        engine answers. A failed probe opens the circuit again, which plans
+        the next probe (see ``write``)."""
+        self.ensure_one()
+        if self.circuit_state == "closed":
+            return "circuit closed: nothing to probe"
+        result = self._fi_dispatch()
+        return f"circuit {self.circuit_state}: {result}"
+
+    @api.model
+    def _cron_fi_tax_probe(self):
+        """Safety net: probe the open circuits of tax engines whatever became
+        of their probe job."""
+        for endpoint in self.sudo().search(
+            [
+                ("provider", "=", "avatax"),
+                ("state", "=", "active"),
+                ("circuit_state", "=", "open"),
+            ]
+        ):
+            endpoint.with_user(endpoint.integration_user_id).with_company(
+                endpoint.company_id
+            )._fi_dispatch()
+
+    def write(self, vals):
+        state = vals.get("circuit_state")
+        if state == "closed":
+            vals = dict(vals, fi_unavailable_since=False)
+            opened_here = self.env.cr.postcommit.data.get(OPENED_HERE, {})
+            for endpoint_id in self.ids:
+                opened_here.pop(endpoint_id, None)
+        result = super().write(vals)
+        if state == "open":
+            tax = self.filtered(lambda e: e.provider in TAX_FLOWS)
+            fresh = tax.filtered(lambda e: not e.fi_unavailable_since)
+            if fresh:
+                super(FiEndpoint, fresh).write(
+                    {"fi_unavailable_since": fields.Datetime.now()}
+                )
+            tax.filtered(lambda e: e.provider == "avatax")._fi_tax_schedule_probe()
+        return result
+
     def _fi_clearance_call(self, method, path, body=None, headers=None):
         self.ensure_one()
         if not self.base_url:
@@ -300,7 +591,14 @@ class FiEndpoint(models.Model):
                 endpoint._fi_tax_flow(event_type)
 
     def _fi_tax_exception(
-        self, event_type, record, reason, detail, facts=None, correlation_id=None
+        self,
+        event_type,
+        record,
+        reason,
+        detail,
+        facts=None,
+        correlation_id=None,
+        category="business",
     ):
         """Open a finance exception about ``record`` on a message of its own
         (a failed record of what was attempted)."""
@@ -317,11 +615,11 @@ class FiEndpoint(models.Model):
             {
                 "state": "failed",
                 "error_code": reason,
-                "error_class": "business",
+                "error_class": category,
                 "error_message": detail[:2000],
             }
         )
-        return message._fi_open_exception(reason, detail, category="business")
+        return message._fi_open_exception(reason, detail, category=category)
 
     @api.model_create_multi
     def create(self, vals_list):

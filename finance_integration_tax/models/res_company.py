@@ -12,6 +12,17 @@ class ResCompany(models.Model):
         help="Customer invoices and credit notes of this company are sent to "
         "this tax engine when they are validated.",
     )
+    fi_tax_engine_circuit = fields.Selection(
+        related="fi_tax_endpoint_id.circuit_state",
+        string="Tax Engine Status",
+        help="Closed: the engine is called at validation. Open: it is "
+        "unavailable (consecutive failures or timeouts): invoices follow the "
+        "engine-down policy without calling it until a probe gets an answer.",
+    )
+    fi_tax_engine_unavailable_since = fields.Datetime(
+        related="fi_tax_endpoint_id.fi_unavailable_since",
+        string="Tax Engine Unavailable Since",
+    )
     fi_tax_tolerance_amount = fields.Monetary(
         "Tax Tolerance (amount)",
         currency_field="currency_id",

@@ -53,7 +53,7 @@ class ResPartner(models.Model):
             self.country_id.code or "",
         )
         try:
-            found, problems = endpoint._fi_engine_call(
+            found, problems = endpoint._fi_tax_sync_call(
                 engine.resolve_address(address), engine.parse_address
             )
         except (EngineError, FiTransientError) as err:

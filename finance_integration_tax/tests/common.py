@@ -2,11 +2,14 @@
 """Fixtures: a company with a chart, an AvaTax endpoint and a clearance
 endpoint pointing at local servers, value maps, invoices."""
 
+from decimal import Decimal
+
 from odoo import Command, fields
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.addons.queue_job.job import Job
 
+from ..models.fi_endpoint import OPENED_HERE
 from .fake_servers import FakeAvaTax, FakeClearance
 
 WEBHOOK_SECRET = "whsec_clearance_test_0123456789"
@@ -110,8 +113,21 @@ class TaxCommon(AccountTestInvoicingCommon):
                 "taxes_id": [Command.set(cls.tax10.ids)],
             }
         )
+        cls.tax10_incl = cls.tax10.copy(
+            {"name": "Sales 10% incl.", "price_include_override": "tax_included"}
+        )
+        cls.tax20_incl = cls.tax20.copy(
+            {"name": "Sales 20% incl.", "price_include_override": "tax_included"}
+        )
         cls.rate_map = cls._value_map(
-            "avatax_tax", "account.tax", {"10": cls.tax10, "20": cls.tax20}
+            "avatax_tax",
+            "account.tax",
+            {
+                "10": cls.tax10,
+                "20": cls.tax20,
+                "10 incl": cls.tax10_incl,
+                "20 incl": cls.tax20_incl,
+            },
         )
 
     @classmethod
@@ -145,9 +161,19 @@ class TaxCommon(AccountTestInvoicingCommon):
 
     def setUp(self):
         super().setUp()
+        # the circuit breaker counts validation failures in a transaction of
+        # its own (registry.cursor()): in test mode that cursor works inside
+        # the test's transaction, so it sees the test's records
+        if not self.registry.in_test_mode():
+            self.registry.enter_test_mode(self.env.cr)
+            self.addCleanup(self.registry.leave_test_mode)
+        self.env.cr.postcommit.data.pop(OPENED_HERE, None)
         for server in (self.avatax, self.clearance):
+            server.come_back()
             server.requests.clear()
             server.down = False
+        self.avatax.answer_currency = None
+        self.avatax.rate = Decimal("0.10")
         self.avatax.transactions.clear()
         self.avatax.locked.clear()
         self.clearance.documents.clear()
@@ -184,6 +210,19 @@ class TaxCommon(AccountTestInvoicingCommon):
                 },
                 **values,
             )
+        )
+
+    def us_partner(self):
+        """A customer where the engine validates addresses."""
+        return self.env["res.partner"].create(
+            {
+                "name": "US buyer",
+                "street": "100 Ravine Lane",
+                "city": "Bainbridge",
+                "zip": "98110",
+                "country_id": self.env.ref("base.us").id,
+                "state_id": self.env.ref("base.state_us_48").id,
+            }
         )
 
     # -- jobs ------------------------------------------------------------

@@ -4,6 +4,7 @@ shared/data/avatax/openapi.yaml) and the clearance contract of this addon."""
 
 import base64
 import json
+import socket
 import threading
 import time
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,10 +16,23 @@ def _num(value):
     return float(value)  # JSON numbers on the wire, as the real service sends
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up (timeout) or a connection cut on purpose
+
+
 class _Server:
+    """A local server that can go down (connections refused, the open ones
+    cut), come back on the same port, and hang (no answer: timeouts)."""
+
     def __init__(self):
         self.requests = []
         self.lock = threading.Lock()
+        self.connections = set()
+        self.hang = False
+        self.released = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -26,6 +40,19 @@ class _Server:
             # answer in one segment, as a real server does: no Nagle /
             # delayed-ACK stall added to every call
             disable_nagle_algorithm = True
+
+            def setup(self):
+                super().setup()
+                with server.lock:
+                    server.connections.add(self.connection)
+
+            def finish(self):
+                with server.lock:
+                    server.connections.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
 
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -39,6 +66,11 @@ class _Server:
                             "body": body,
                         }
                     )
+                if server.hang:
+                    # no answer until released: the client's read timeout
+                    server.released.wait()
+                    self.close_connection = True
+                    return
                 status, answer = server.answer(
                     self.command, self.path, dict(self.headers), body
                 )
@@ -56,19 +88,51 @@ class _Server:
             def log_message(self, *args):
                 pass
 
+        self.handler = Handler
         self.latency = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.running = False
 
     def start(self):
+        self.released.clear()
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+        self.running = True
         return self
 
     def stop(self):
+        if not self.running:
+            return
+        self.running = False
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
+        with self.lock:
+            connections = list(self.connections)
+        for connection in connections:  # keep-alive connections too
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def go_down(self):
+        """Nothing listens any more: every call is refused."""
+        self.stop()
+
+    def come_back(self):
+        """Listening again, on the same port."""
+        if not self.running:
+            self.server = _QuietServer(("127.0.0.1", self.port), self.handler)
+            self.start()
+        self.hang = False
+        self.released.set()
+
+    def start_hanging(self):
+        """Every call from now on gets no answer (until come_back)."""
+        self.released.clear()
+        self.hang = True
 
     def calls(self, fragment):
         return [r for r in self.requests if fragment in r["path"]]
@@ -85,6 +149,7 @@ class FakeAvaTax(_Server):
         self.down = False
         self.locked = set()
         self.transactions = {}
+        self.answer_currency = None  # answer in another currency than asked
 
     def error(self, status, code, message):
         return status, {
@@ -104,20 +169,31 @@ class FakeAvaTax(_Server):
         }
 
     def compute(self, model, status="Saved"):
+        """Tax per line, rounded half-up to the cent: ``amount x rate``, or for
+        a tax-included line the tax backed out of the amount (the line's
+        taxable amount is then the amount less its tax). Amounts are in the
+        transaction's currency (currencyCode), as AvaTax answers them."""
         lines, total_tax, total = [], Decimal(0), Decimal(0)
+        cent = Decimal("0.01")
         for index, line in enumerate(model["lines"], 1):
             amount = Decimal(str(line["amount"]))
-            tax = (amount * self.rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            if line.get("taxIncluded"):
+                taxable = (amount / (1 + self.rate)).quantize(cent, ROUND_HALF_UP)
+                tax = amount - taxable
+            else:
+                taxable = amount
+                tax = (amount * self.rate).quantize(cent, ROUND_HALF_UP)
             total_tax += tax
-            total += amount
+            total += taxable
             lines.append(
                 {
                     "id": index,
                     "lineNumber": line.get("number"),
-                    "lineAmount": _num(amount),
+                    "lineAmount": _num(taxable),
                     "quantity": line.get("quantity"),
                     "tax": _num(tax),
-                    "taxableAmount": _num(amount),
+                    "taxableAmount": _num(taxable),
+                    "taxIncluded": bool(line.get("taxIncluded")),
                     "taxCode": line.get("taxCode", "P0000000"),
                     "itemCode": line.get("itemCode"),
                     "details": [
@@ -127,14 +203,14 @@ class FakeAvaTax(_Server):
                             "jurisCode": "CA",
                             "rate": _num(self.rate),
                             "tax": _num(tax),
-                            "taxableAmount": _num(amount),
+                            "taxableAmount": _num(taxable),
                         }
                     ]
                     if tax
                     else [],
                 }
             )
-        return {
+        answer = {
             "id": len(self.transactions) + 1,
             "code": model["code"],
             "companyId": 1,
@@ -142,12 +218,21 @@ class FakeAvaTax(_Server):
             "status": status,
             "type": model["type"],
             "customerCode": model["customerCode"],
+            "currencyCode": self.answer_currency or model.get("currencyCode"),
             "totalAmount": _num(total),
             "totalTax": _num(total_tax),
             "locked": model["code"] in self.locked,
             "lines": lines,
             "exemptNo": model.get("exemptionNo"),
         }
+        for key in (
+            "exchangeRate",
+            "exchangeRateEffectiveDate",
+            "exchangeRateCurrencyCode",
+        ):
+            if key in model:
+                answer[key] = model[key]
+        return answer
 
     def answer(self, method, path, headers, body):
         if self.down:
@@ -155,7 +240,7 @@ class FakeAvaTax(_Server):
         if headers.get("Authorization") != self.auth:
             return self.error(401, "AuthenticationException", "bad credentials")
         url = urlsplit(path)
-        parts = [unquote(p) for p in url.path.split("/")]
+        parts = [ava_unescape(unquote(p)) for p in url.path.split("/")]
         doc = json.loads(body) if body else {}
         if url.path == "/api/v2/utilities/ping":
             return 200, {
@@ -178,7 +263,9 @@ class FakeAvaTax(_Server):
                 return self.error(
                     400, "CannotModifyLockedTransaction", "reported on a filing"
                 )
-            self.transactions[model["code"]] = self.compute(model)
+            self.transactions[model["code"]] = self.compute(
+                model, "Committed" if model.get("commit") else "Saved"
+            )
             return 200, self.transactions[model["code"]]
         if url.path == "/api/v2/addresses/resolve":
             return 200, {
@@ -257,6 +344,19 @@ class FakeClearance(_Server):
                 return 404, {"error": {"code": "not_found", "message": "not yet"}}
             return 200, doc
         return 404, {"error": {"code": "not_found", "message": path}}
+
+
+def ava_unescape(text):
+    """AvaTax's path escapes of codes, back to the code."""
+    for char, escape in (
+        ("/", "_-ava2f-_"),
+        ("+", "_-ava2b-_"),
+        ("?", "_-ava3f-_"),
+        ("#", "_-ava23-_"),
+        ("%", "_-ava25-_"),
+    ):
+        text = text.replace(escape, char)
+    return text
 
 
 def query(path):

@@ -6,6 +6,7 @@ from decimal import Decimal
 from odoo.tests import BaseCase, tagged
 
 from ..lib import avatax, clearance, money, schematron, svrl, validator
+from ..lib import engine as engine_lib
 from ..lib.engine import Address, DocumentLine, TaxDocument
 
 SPEC = os.path.join(
@@ -23,7 +24,7 @@ SPEC = os.path.join(
 @tagged("post_install", "-at_install")
 class TestLib(BaseCase):
     def test_doctests_pass(self):
-        for module in (avatax, clearance, money, schematron, svrl):
+        for module in (avatax, clearance, engine_lib, money, schematron, svrl):
             result = doctest.testmod(module)
             self.assertFalse(result.failed, module.__name__)
             self.assertTrue(result.attempted, module.__name__)

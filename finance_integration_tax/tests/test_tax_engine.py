@@ -53,7 +53,10 @@ class TestTaxEngine(TaxCommon):
         self.assertFalse(self.avatax.calls("/commit"))
         self.run_jobs()
         (commit,) = self.avatax.calls("/commit")
-        self.assertIn("/transactions/INV%2F2026%2F00001/commit", commit["path"])
+        # the spec's escape of "/" in a transaction code, not %2F
+        self.assertIn(
+            "/transactions/INV_-ava2f-_2026_-ava2f-_00001/commit", commit["path"]
+        )
         self.assertIn("documentType=SalesInvoice", commit["path"])
         self.assertEqual(
             self.avatax.transactions["INV/2026/00001"]["status"], "Committed"
@@ -63,6 +66,28 @@ class TestTaxEngine(TaxCommon):
         self.assertEqual(
             self.messages("tax.commit", move).correlation_id, move.fi_correlation_id
         )
+
+    def test_commit_resends_the_invoice_when_the_code_holds_another_calculation(self):
+        move = self.invoice()
+        move.action_post()
+        # a concurrent validation numbered its draft alike, asked the engine
+        # with the same code and was rolled back: the engine holds its lines
+        stray = self.avatax.transactions[move.name]
+        stray["customerCode"] = "C-OTHER"
+        for line in stray["lines"]:
+            line["lineNumber"] = "999999"
+        self.run_jobs()
+        (adjust,) = self.avatax.calls("/createoradjust")
+        model = json.loads(adjust["body"])["createTransactionModel"]
+        self.assertTrue(model["commit"])
+        self.assertEqual(
+            [line["number"] for line in model["lines"]],
+            [str(line.id) for line in move.invoice_line_ids],
+        )
+        engine = self.avatax.transactions[move.name]
+        self.assertEqual(engine["status"], "Committed")
+        self.assertEqual(engine["customerCode"], "CUST-1")
+        self.assertEqual(move.fi_tax_state, "committed")
 
     def test_rolled_back_validation_commits_nothing(self):
         move = self.invoice()
@@ -246,7 +271,7 @@ class TestTaxEngine(TaxCommon):
         move.button_cancel()
         self.run_jobs()
         (void,) = self.avatax.calls("/void")
-        self.assertIn("INV%2F2026%2F00001/void", void["path"])
+        self.assertIn("INV_-ava2f-_2026_-ava2f-_00001/void", void["path"])
         self.assertEqual(move.fi_tax_state, "voided")
 
     def test_void_refused_in_a_locked_period(self):
@@ -330,16 +355,7 @@ class TestTaxEngine(TaxCommon):
         self.assertIn("fi_avatax_account_id", self.endpoint._fi_governed_fields())
 
     def test_address_validated_only_where_the_engine_supports_it(self):
-        us = self.env["res.partner"].create(
-            {
-                "name": "US buyer",
-                "street": "100 Ravine Lane",
-                "city": "Bainbridge",
-                "zip": "98110",
-                "country_id": self.env.ref("base.us").id,
-                "state_id": self.env.ref("base.state_us_48").id,
-            }
-        )
+        us = self.us_partner()
         us.action_fi_validate_address()
         self.assertEqual(us.street, "100 RAVINE LANE")
         self.assertEqual(us.zip, "98110-1234")
