@@ -408,8 +408,8 @@ def report(results, args, elapsed):
             f"per event CPU {cpu_ratio:.2f}x less)",
         ),
         (
-            "ours >= 75% of the floor at c8",
-            pct >= 75.0,
+            "ours >= 85% of the floor at c8",
+            pct >= 85.0,
             f"{pct:.1f}% (paired rounds {paired['pct']:.1f}%, "
             f"per event CPU {cpu_pct:.1f}%)",
         ),
