@@ -43,6 +43,13 @@ class AccountBankStatementLine(models.Model):
     fi_match_state = fields.Selection(
         MATCH_STATES, "Bank Match", default="unmatched", readonly=True, index=True
     )
+    fi_auto_matched = fields.Boolean(
+        "Matched Automatically",
+        readonly=True,
+        copy=False,
+        help="Reconciled by the automatic matching, without a user choosing or "
+        "approving the items (the reconciliation rate counts these lines).",
+    )
     fi_score = fields.Integer("Match Score", readonly=True)
     fi_reasons = fields.Char("Match Reasons", readonly=True)
     fi_candidate_ids = fields.Many2many(
@@ -364,6 +371,7 @@ class AccountBankStatementLine(models.Model):
         self.write(
             {
                 "fi_match_state": "matched",
+                "fi_auto_matched": auto,
                 "fi_score": score,
                 "fi_reasons": reasons,
                 "fi_writeoff_amount": wo_amount,
@@ -518,7 +526,13 @@ class AccountBankStatementLine(models.Model):
             AccountBankStatementLine, self.with_context(fi_undoing=True)
         ).action_undo_reconciliation()
         for line in matched:
-            line.write({"fi_match_state": "unmatched", "fi_writeoff_amount": 0.0})
+            line.write(
+                {
+                    "fi_match_state": "unmatched",
+                    "fi_auto_matched": False,
+                    "fi_writeoff_amount": 0.0,
+                }
+            )
             line._fi_log("undone", line.fi_candidate_ids, _("reconciliation undone"))
             self.env["fi.audit"]._fi_event(
                 "line.unreconciled",

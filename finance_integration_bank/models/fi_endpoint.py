@@ -9,6 +9,8 @@ from odoo.exceptions import UserError
 from odoo.addons.finance_integration_core.lib.errors import FiBusinessError
 from odoo.addons.finance_integration_core.lib.http import raise_for_outcome
 
+from ..lib.kpi import rate_text
+
 
 class FiEndpoint(models.Model):
     """The bank as an endpoint: it carries the journal's exceptions (every
@@ -86,3 +88,123 @@ class FiEndpoint(models.Model):
         if self.fi_bank_folder and not os.path.isdir(self.fi_bank_folder):
             raise UserError(_("Folder %s does not exist.", self.fi_bank_folder))
         return _("Bank endpoint for %s ready.", self.fi_bank_journal_id.display_name)
+
+    # ------------------------------------------------------------------
+    # period close and finance KPIs
+    # ------------------------------------------------------------------
+    def _fi_bank_journals(self):
+        """The bank journals this endpoint carries."""
+        return (
+            self.env["account.journal"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("fi_endpoint_id", "=", self.id)])
+            | self.fi_bank_journal_id.sudo()
+        )
+
+    def _fi_close_blockers(self, date_from, date_to):
+        if self.provider != "bank":
+            return super()._fi_close_blockers(date_from, date_to)
+        journals = self._fi_bank_journals()
+        if not journals:
+            return []
+        # dates as text: the readiness line stores the domain with repr() and
+        # the Open button hands it to the web client
+        period = [("date", "<=", fields.Date.to_string(date_to))]
+        if date_from:
+            period.insert(0, ("date", ">=", fields.Date.to_string(date_from)))
+        on_journals = [("journal_id", "in", journals.ids)]
+        Line = self.env["account.bank.statement.line"].sudo()
+        Statement = self.env["account.bank.statement"].sudo()
+        checks = [
+            (
+                Line,
+                on_journals
+                + period
+                + [("state", "!=", "cancel"), ("is_reconciled", "=", False)],
+                "bank_unreconciled_lines",
+                _("Bank statement lines not reconciled"),
+                True,
+            ),
+            (
+                Statement,
+                on_journals + period + [("fi_state", "=", "held")],
+                "bank_held_statements",
+                _("Bank statements held by the continuity check"),
+                True,
+            ),
+            (
+                Line,
+                on_journals + period + [("fi_match_state", "=", "to_approve")],
+                "bank_matches_to_approve",
+                _("Bank matches waiting for a second approver"),
+                False,
+            ),
+        ]
+        blockers = []
+        for model, domain, code, name, blocking in checks:
+            count = model.search_count(domain)
+            if count:
+                blockers.append(
+                    {
+                        "code": code,
+                        "name": name,
+                        "count": count,
+                        "blocking": blocking,
+                        "res_model": model._name,
+                        "domain": domain,
+                    }
+                )
+        return blockers
+
+    def _fi_kpis(self, date_from, date_to):
+        if self.provider != "bank":
+            return super()._fi_kpis(date_from, date_to)
+        journals = self._fi_bank_journals()
+        if not journals:
+            return []
+        self.env["account.bank.statement.line"].flush_model(
+            [
+                "journal_id",
+                "fi_import_id",
+                "fi_match_state",
+                "fi_auto_matched",
+                "is_reconciled",
+            ]
+        )
+        self.env["account.move"].flush_model(["date", "state"])
+        self.env.cr.execute(
+            """
+            SELECT count(*),
+                   count(*) FILTER (WHERE l.fi_match_state = 'matched'
+                                      AND l.fi_auto_matched),
+                   count(*) FILTER (WHERE (l.fi_match_state = 'matched'
+                                           OR l.is_reconciled)
+                                      AND l.fi_auto_matched IS NOT TRUE),
+                   count(*) FILTER (WHERE l.fi_match_state IS DISTINCT FROM 'matched'
+                                      AND l.is_reconciled IS NOT TRUE)
+              FROM account_bank_statement_line l
+              JOIN account_move m ON m.id = l.move_id
+             WHERE l.journal_id = ANY(%s) AND l.fi_import_id IS NOT NULL
+               AND m.state != 'cancel' AND m.date BETWEEN %s AND %s
+            """,
+            (journals.ids, date_from, date_to),
+        )
+        imported, auto, manual, unmatched = self.env.cr.fetchone()
+        return [
+            {
+                "code": "bank_reconciliation_rate",
+                "name": _("Reconciliation rate (auto-matched / imported lines)"),
+                "value": rate_text(auto, imported),
+            },
+            {
+                "code": "bank_manual_matches",
+                "name": _("Manual matches (imported lines reconciled by a user)"),
+                "value": str(manual),
+            },
+            {
+                "code": "bank_unmatched_lines",
+                "name": _("Open unmatched lines (imported, not reconciled)"),
+                "value": str(unmatched),
+            },
+        ]

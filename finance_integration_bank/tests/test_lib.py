@@ -9,6 +9,7 @@ from odoo.tests import BaseCase, tagged
 from ..lib import (
     camt,
     csvprofile,
+    kpi,
     matching,
     model,
     mt940,
@@ -68,7 +69,7 @@ def csv_profile(**columns):
 @tagged("post_install", "-at_install")
 class TestParsers(BaseCase):
     def test_doctests_of_the_lib_pass(self):
-        for module in (camt, mt940, model, matching, pain, statements):
+        for module in (camt, mt940, model, matching, pain, statements, kpi):
             result = doctest.testmod(module)
             self.assertEqual(result.failed, 0, module.__name__)
 
