@@ -19,6 +19,7 @@
         "data/ir_cron.xml",
         "views/fi_endpoint_views.xml",
         "views/fi_stripe_backfill_views.xml",
+        "views/fi_stripe_payout_views.xml",
         "views/menus.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],

@@ -62,3 +62,20 @@ def decimal_to_minor(value, currency):
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{value} {currency.upper()} has more than {digits} decimals")
     return int(scaled)
+
+
+def format_totals(totals, empty="EUR"):
+    """Per-currency minor-unit totals as one short text, currencies sorted;
+    no total at all shows zero in ``empty``.
+
+    >>> format_totals({"usd": -710, "jpy": 5})
+    '5 JPY, -7.10 USD'
+    >>> format_totals({})
+    '0.00 EUR'
+    """
+    if not totals:
+        totals = {empty: 0}
+    return ", ".join(
+        f"{minor_to_decimal(int(minor), code)} {code.upper()}"
+        for code, minor in sorted(totals.items(), key=lambda item: item[0].upper())
+    )

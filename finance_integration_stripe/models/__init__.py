@@ -11,3 +11,5 @@ from . import fi_stripe_backfill
 from . import fi_endpoint_reconcile
 from . import fi_endpoint_risk
 from . import fi_stripe_currency
+from . import fi_stripe_payout
+from . import fi_endpoint_close

@@ -24,6 +24,7 @@ class FiEndpoint(models.Model):
             payout, "status", "amount", "currency", "automatic", "reconciliation_status"
         )
         settled = binding.to_odoo(self, "payout", payout["id"])
+        self._fi_stripe_note_payout(message, payout)
         if payout["status"] in ("failed", "canceled"):
             if not settled:
                 raise FiIgnored(
@@ -51,6 +52,7 @@ class FiEndpoint(models.Model):
             )
             reversal.action_post()
             binding.bind(self, "payout_failure", payout["id"], reversal, message)
+            self._fi_stripe_note_payout(message, payout, state="failed")
             self._fi_stripe_audit(
                 "stripe.payout_reversed",
                 _("Stripe payout %s failed: settlement reversed", payout["id"]),
@@ -127,6 +129,13 @@ class FiEndpoint(models.Model):
         currency = self._fi_stripe_currency(payout["currency"])
         code = payout["currency"]
         variance = settlement.variance(payout["amount"])
+        self._fi_stripe_note_payout(
+            message,
+            payout,
+            state="variance" if variance else "received",
+            net_minor=settlement.net_total,
+            variance_minor=variance,
+        )
         if variance:
             raise FiBusinessError(
                 _(
@@ -163,6 +172,13 @@ class FiEndpoint(models.Model):
             message, payout["id"], date, currency, code, rows, foreign, fx_minor
         )
         self.env["fi.binding"].bind(self, "payout", payout["id"], move, message)
+        self._fi_stripe_note_payout(
+            message,
+            payout,
+            state="settled",
+            move_id=move.id,
+            fx_difference_minor=fx_minor,
+        )
         self._fi_stripe_audit(
             "stripe.payout_settled",
             _(
@@ -182,6 +198,32 @@ class FiEndpoint(models.Model):
             },
         )
         return move
+
+    def _fi_stripe_note_payout(self, message, payout, **vals):
+        """Register what Odoo did of ``payout`` (``fi.stripe.payout``), noted
+        again after the handler when it fails or ignores the message."""
+        vals.update(
+            stripe_status=payout["status"],
+            amount_minor=int(payout["amount"]),
+            currency_id=self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", payout["currency"].upper())], limit=1)
+            .id,
+            arrival_date=datetime.fromtimestamp(
+                payout.get("arrival_date") or payout.get("created") or 0, UTC
+            ).date(),
+            fi_message_id=message.id if message else False,
+        )
+        Payout = self.env["fi.stripe.payout"]
+        row = Payout.sudo().search(
+            [("endpoint_id", "=", self.id), ("name", "=", payout["id"])], limit=1
+        )
+        if row.state in ("settled", "failed") and "state" not in vals:
+            vals["state"] = row.state  # a late event never unsettles it
+        Payout._fi_note(self, payout["id"], vals)
+        notes = self.env.context.get("fi_stripe_notes")
+        if notes is not None:
+            notes.append((self, payout["id"], vals))
 
     def _fi_stripe_booked(self, txn, account):
         """How Odoo booked the source of a balance transaction Stripe

@@ -10,3 +10,4 @@ from . import test_catch_up
 from . import test_reconcile
 from . import test_risk
 from . import test_demo
+from . import test_close_kpis

@@ -2,6 +2,7 @@
 """FX: a charge in another currency than the payout's settles at what Odoo
 booked, the difference with Stripe's settled amount on the FX account."""
 
+import time
 from decimal import Decimal
 
 from odoo import fields
@@ -76,6 +77,7 @@ class TestStripeFx(StripeCommon):
             status="paid",
             automatic=True,
             reconciliation_status="completed",
+            arrival_date=int(time.time()),
         )
         event = self.stripe.event("payout.reconciliation_completed", payout)
         self.deliver(event)
