@@ -6,3 +6,4 @@ from . import fi_tax_exemption
 from . import ir_attachment
 from . import account_move
 from . import res_partner
+from . import fi_endpoint_close
