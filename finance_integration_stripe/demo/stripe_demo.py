@@ -13,8 +13,6 @@ from pathlib import Path
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.queue_job.job import Job
-
 from ..lib.signature import sign
 
 _logger = logging.getLogger(__name__)
@@ -241,22 +239,4 @@ class FiStripeDemo(models.AbstractModel):
         """Run the jobs now, as the job runner would (retries of events that
         came before what they are about included); the ``waiting`` events stay
         planned for a later retry after their first attempt."""
-        jobs = endpoint.env["queue.job"].sudo()
-        messages = endpoint.env["fi.message"]
-        for _round in range(10):
-            ran = False
-            for record in jobs.search(
-                [("state", "=", "pending"), ("model_name", "like", "fi.%")]
-            ):
-                message = messages.search([("job_uuid", "=", record.uuid)], limit=1)
-                if message.external_id in waiting and message.attempts >= 1:
-                    continue
-                job = Job.load(endpoint.env, record.uuid)
-                job.set_started()
-                job.store()
-                job.perform()
-                job.set_done()
-                job.store()
-                ran = True
-            if not ran:
-                break
+        self.env["fi.demo"]._fi_demo_run_jobs(endpoint.env, waiting=waiting)
