@@ -430,53 +430,55 @@ class AccountMove(models.Model):
                     name=self.name,
                 )
             )
-        now = fields.Datetime.now()
-        correlation = self.fi_correlation_id or uuid.uuid4().hex
         if policy == "queue":
-            self._fi_write_technical(
+            self._fi_tax_hold(
+                endpoint,
+                "pending",
                 {
-                    "fi_tax_state": "pending",
-                    "fi_correlation_id": correlation,
-                    "fi_tax_pending_since": self.fi_tax_pending_since or now,
-                }
-            )
-            self._fi_tax_send(
-                "tax.calculate",
-                f"tax.calculate:pending:{self.id}:{now}",
-                mode="pending",
-            )
-            self.env["fi.audit"]._fi_event(
+                    "fi_tax_pending_since": self.fi_tax_pending_since
+                    or fields.Datetime.now()
+                },
                 "tax.pending",
                 _("Invoice %s held: tax engine unavailable", self.name),
-                record=self,
-                endpoint=endpoint,
-                correlation_id=self.fi_correlation_id,
-                facts={"error": str(err)[:200]},
+                {"error": str(err)[:200]},
             )
             return False
         # contingency: Odoo's taxes now, the engine later
-        self._fi_write_technical(
-            {
-                "fi_tax_state": "provisional",
-                "fi_correlation_id": correlation,
-                "fi_tax_code": self.name,
-                "fi_tax_odoo_total": self.amount_tax,
-            }
-        )
-        self._fi_tax_send(
-            "tax.calculate",
-            f"tax.calculate:contingency:{self.id}:{now}",
-            mode="contingency",
-        )
-        self.env["fi.audit"]._fi_event(
+        self._fi_tax_hold(
+            endpoint,
+            "provisional",
+            {"fi_tax_code": self.name, "fi_tax_odoo_total": self.amount_tax},
             "tax.provisional",
             _("Invoice %s validated with Odoo's taxes (engine unavailable)", self.name),
+            {"odoo_tax": str(self._fi_tax_odoo_total())},
+        )
+        return True
+
+    def _fi_tax_hold(self, endpoint, state, values, event, text, facts):
+        """Engine unavailable: mark the invoice ``pending`` (held, validated
+        when the engine answers) or ``provisional`` (validated with Odoo's
+        taxes, the engine's view later), queue the calculation that resolves
+        it, and record the step."""
+        now = fields.Datetime.now()
+        mode = "pending" if state == "pending" else "contingency"
+        self._fi_write_technical(
+            dict(
+                values,
+                fi_tax_state=state,
+                fi_correlation_id=self.fi_correlation_id or uuid.uuid4().hex,
+            )
+        )
+        self._fi_tax_send(
+            "tax.calculate", f"tax.calculate:{mode}:{self.id}:{now}", mode=mode
+        )
+        self.env["fi.audit"]._fi_event(
+            event,
+            text,
             record=self,
             endpoint=endpoint,
             correlation_id=self.fi_correlation_id,
-            facts={"odoo_tax": str(self._fi_tax_odoo_total())},
+            facts=facts,
         )
-        return True
 
     def _fi_tax_check_hold(self, message, err):
         hours = self.company_id.fi_tax_max_hold_hours or 0
