@@ -6,3 +6,4 @@ from . import account_bank_statement_line
 from . import fi_bank_csv_profile
 from . import fi_bank_payment_order
 from . import fi_bank_import
+from . import fi_close_readiness

@@ -142,3 +142,58 @@ class AccountJournal(models.Model):
             "target": "new",
             "context": {"default_journal_id": self.id},
         }
+
+    def _fi_bank_close_blockers(self, date_from, date_to):
+        """Period-close blockers of these bank journals: statement lines of the
+        period not reconciled, statements held by the continuity check (both
+        blocking) and matches waiting for a second approver (a warning)."""
+        if not self:
+            return []
+        # dates as text: the readiness line stores the domain with repr() and
+        # the Open button hands it to the web client
+        period = [("date", "<=", fields.Date.to_string(date_to))]
+        if date_from:
+            period.insert(0, ("date", ">=", fields.Date.to_string(date_from)))
+        on_journals = [("journal_id", "in", self.ids)]
+        Line = self.env["account.bank.statement.line"].sudo()
+        Statement = self.env["account.bank.statement"].sudo()
+        checks = [
+            (
+                Line,
+                on_journals
+                + period
+                + [("state", "!=", "cancel"), ("is_reconciled", "=", False)],
+                "bank_unreconciled_lines",
+                _("Bank statement lines not reconciled"),
+                True,
+            ),
+            (
+                Statement,
+                on_journals + period + [("fi_state", "=", "held")],
+                "bank_held_statements",
+                _("Bank statements held by the continuity check"),
+                True,
+            ),
+            (
+                Line,
+                on_journals + period + [("fi_match_state", "=", "to_approve")],
+                "bank_matches_to_approve",
+                _("Bank matches waiting for a second approver"),
+                False,
+            ),
+        ]
+        blockers = []
+        for model, domain, code, name, blocking in checks:
+            count = model.search_count(domain)
+            if count:
+                blockers.append(
+                    {
+                        "code": code,
+                        "name": name,
+                        "count": count,
+                        "blocking": blocking,
+                        "res_model": model._name,
+                        "domain": domain,
+                    }
+                )
+        return blockers

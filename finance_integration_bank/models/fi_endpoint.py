@@ -105,57 +105,7 @@ class FiEndpoint(models.Model):
     def _fi_close_blockers(self, date_from, date_to):
         if self.provider != "bank":
             return super()._fi_close_blockers(date_from, date_to)
-        journals = self._fi_bank_journals()
-        if not journals:
-            return []
-        # dates as text: the readiness line stores the domain with repr() and
-        # the Open button hands it to the web client
-        period = [("date", "<=", fields.Date.to_string(date_to))]
-        if date_from:
-            period.insert(0, ("date", ">=", fields.Date.to_string(date_from)))
-        on_journals = [("journal_id", "in", journals.ids)]
-        Line = self.env["account.bank.statement.line"].sudo()
-        Statement = self.env["account.bank.statement"].sudo()
-        checks = [
-            (
-                Line,
-                on_journals
-                + period
-                + [("state", "!=", "cancel"), ("is_reconciled", "=", False)],
-                "bank_unreconciled_lines",
-                _("Bank statement lines not reconciled"),
-                True,
-            ),
-            (
-                Statement,
-                on_journals + period + [("fi_state", "=", "held")],
-                "bank_held_statements",
-                _("Bank statements held by the continuity check"),
-                True,
-            ),
-            (
-                Line,
-                on_journals + period + [("fi_match_state", "=", "to_approve")],
-                "bank_matches_to_approve",
-                _("Bank matches waiting for a second approver"),
-                False,
-            ),
-        ]
-        blockers = []
-        for model, domain, code, name, blocking in checks:
-            count = model.search_count(domain)
-            if count:
-                blockers.append(
-                    {
-                        "code": code,
-                        "name": name,
-                        "count": count,
-                        "blocking": blocking,
-                        "res_model": model._name,
-                        "domain": domain,
-                    }
-                )
-        return blockers
+        return self._fi_bank_journals()._fi_bank_close_blockers(date_from, date_to)
 
     def _fi_kpis(self, date_from, date_to):
         if self.provider != "bank":

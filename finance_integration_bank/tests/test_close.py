@@ -177,3 +177,49 @@ class TestPeriodClose(BankCommon):
         )
         self.assertFalse(warning.blocking)
         self.assertEqual(warning.count, 1)
+
+    def test_bank_journal_without_endpoint_blocks_the_close_on_its_own_line(self):
+        named = self.book()
+        manual = self.env["account.journal"].create(
+            {"name": "Petty bank", "code": "PTB", "type": "bank"}
+        )
+        by_hand = self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": manual.id,
+                "date": "2026-01-20",
+                "amount": 25.0,
+                "payment_ref": "entered by hand",
+            }
+        )
+        self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": manual.id,
+                "date": "2026-02-20",
+                "amount": 9.0,
+                "payment_ref": "next period",
+            }
+        )
+        self.assertFalse(manual.fi_endpoint_id)
+        readiness = self.env["fi.close.readiness"].create(
+            {"company_id": self.company.id, "date_from": JAN[0], "date_to": JAN[1]}
+        )
+        readiness.action_check()
+        lines = readiness.line_ids.filtered(
+            lambda b: b.code == "bank_unreconciled_lines"
+        )
+        self.assertEqual(len(lines), 2, "the endpoint's journal once, the other once")
+        carried = lines.filtered("endpoint_id")
+        self.assertEqual(carried.count, 3)
+        other = lines - carried
+        self.assertEqual(other.count, 1)
+        self.assertTrue(other.blocking)
+        self.assertIn("Petty bank", other.name)
+        action = other.action_open()
+        self.assertEqual(
+            self.env[action["res_model"]].search(literal_eval(action["domain"])),
+            by_hand,
+        )
+        self.assertEqual(
+            self.env[carried.res_model].search(literal_eval(carried.domain)),
+            named["T1"] | named["U1"] | named["U2"],
+        )
