@@ -155,45 +155,31 @@ class AccountJournal(models.Model):
         if date_from:
             period.insert(0, ("date", ">=", fields.Date.to_string(date_from)))
         on_journals = [("journal_id", "in", self.ids)]
-        Line = self.env["account.bank.statement.line"].sudo()
-        Statement = self.env["account.bank.statement"].sudo()
-        checks = [
-            (
-                Line,
-                on_journals
-                + period
-                + [("state", "!=", "cancel"), ("is_reconciled", "=", False)],
-                "bank_unreconciled_lines",
-                _("Bank statement lines not reconciled"),
-                True,
-            ),
-            (
-                Statement,
-                on_journals + period + [("fi_state", "=", "held")],
-                "bank_held_statements",
-                _("Bank statements held by the continuity check"),
-                True,
-            ),
-            (
-                Line,
-                on_journals + period + [("fi_match_state", "=", "to_approve")],
-                "bank_matches_to_approve",
-                _("Bank matches waiting for a second approver"),
-                False,
-            ),
-        ]
-        blockers = []
-        for model, domain, code, name, blocking in checks:
-            count = model.search_count(domain)
-            if count:
-                blockers.append(
-                    {
-                        "code": code,
-                        "name": name,
-                        "count": count,
-                        "blocking": blocking,
-                        "res_model": model._name,
-                        "domain": domain,
-                    }
-                )
-        return blockers
+        lines = "account.bank.statement.line"
+        return self.env["fi.close.readiness"]._fi_count_blockers(
+            [
+                (
+                    lines,
+                    on_journals
+                    + period
+                    + [("state", "!=", "cancel"), ("is_reconciled", "=", False)],
+                    "bank_unreconciled_lines",
+                    _("Bank statement lines not reconciled"),
+                    True,
+                ),
+                (
+                    "account.bank.statement",
+                    on_journals + period + [("fi_state", "=", "held")],
+                    "bank_held_statements",
+                    _("Bank statements held by the continuity check"),
+                    True,
+                ),
+                (
+                    lines,
+                    on_journals + period + [("fi_match_state", "=", "to_approve")],
+                    "bank_matches_to_approve",
+                    _("Bank matches waiting for a second approver"),
+                    False,
+                ),
+            ]
+        )

@@ -95,6 +95,27 @@ class FiCloseReadiness(models.Model):
     # blockers
     # ------------------------------------------------------------------
     @api.model
+    def _fi_count_blockers(self, checks):
+        """The blockers of ``checks``, each ``(model_name, domain, code, name,
+        blocking)``, that count at least one record (as superuser): what a
+        connector's ``_fi_close_blockers`` returns from its searches."""
+        blockers = []
+        for model_name, domain, code, name, blocking in checks:
+            count = self.env[model_name].sudo().search_count(domain)
+            if count:
+                blockers.append(
+                    {
+                        "code": code,
+                        "name": name,
+                        "count": count,
+                        "blocking": blocking,
+                        "res_model": model_name,
+                        "domain": domain,
+                    }
+                )
+        return blockers
+
+    @api.model
     def _fi_blockers(self, company, date_from, date_to):
         """Every blocker of ``company`` for the period (core's, each
         endpoint's ``_fi_close_blockers``); ``date_from`` may be None

@@ -284,6 +284,8 @@ class FiEndpointProvider(models.Model):
         "domain"}]``: ``blocking`` False is a warning that does not stop the
         close; ``res_model`` and ``domain`` are what the controller's *Open*
         button lists. Runs as superuser; read only, never write.
+        ``fi.close.readiness._fi_count_blockers(checks)`` builds that list
+        from ``(model_name, domain, code, name, blocking)`` searches.
 
         Default: none (core's own blockers are in ``fi_close_readiness.py``).
         """

@@ -33,7 +33,6 @@ class FiEndpointClose(models.Model):
 
     def _fi_close_blockers(self, date_from, date_to):
         blockers = super()._fi_close_blockers(date_from, date_to)
-        Move = self.env["account.move"].sudo()
         if self.provider == "avatax":
             base = self._fi_tax_period_domain(date_from, date_to, "fi_tax_endpoint_id")
             checks = (
@@ -61,21 +60,10 @@ class FiEndpointClose(models.Model):
             )
         else:
             return blockers
-        for code, name, extra in checks:
-            domain = base + extra
-            count = Move.search_count(domain)
-            if count:
-                blockers.append(
-                    {
-                        "code": code,
-                        "name": name,
-                        "count": count,
-                        "blocking": True,
-                        "res_model": "account.move",
-                        "domain": domain,
-                    }
-                )
-        return blockers
+        return blockers + self.env["fi.close.readiness"]._fi_count_blockers(
+            ("account.move", base + extra, code, name, True)
+            for code, name, extra in checks
+        )
 
     def _fi_kpis(self, date_from, date_to):
         kpis = super()._fi_kpis(date_from, date_to)
