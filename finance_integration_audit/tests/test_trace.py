@@ -24,6 +24,9 @@ TOUCHING_CODE = """
 main = env["account.move"].create(%(main)s)
 env["account.move"].create(%(side)s)
 env["account.move"].browse(%(existing)s).write({"ref": "changed by " + document["id"]})
+# a record changed behind the ORM's back, named through core's call
+env.cr.execute("UPDATE res_partner SET comment = 'touched' WHERE id = %(partner)s")
+env["fi.audit"]._fi_touched(env["res.partner"].browse(%(partner)s), "changed")
 if document["data"].get("fail"):
     raise FiBusinessError("refused after touching entries")
 action = main
@@ -46,6 +49,7 @@ class TestTrace(AuditCommon):
             {"name": "Audit misc", "code": "FAMI", "type": "general"}
         )
         cls.existing = cls.entry("existing")
+        cls.partner = cls.env["res.partner"].create({"name": "Touched by SQL"})
         cls.bot.groups_id = [Command.link(cls.env.ref("account.group_account_user").id)]
         accounts = {
             "journal": cls.journal.id,
@@ -56,6 +60,7 @@ class TestTrace(AuditCommon):
             "main": ENTRY % dict(accounts, ref='"main " + document["id"]'),
             "side": ENTRY % dict(accounts, ref='"side " + document["id"]'),
             "existing": cls.existing.id,
+            "partner": cls.partner.id,
         }
         cls.handle_with_code("Touch journal entries", code)
 
@@ -159,6 +164,7 @@ class TestTrace(AuditCommon):
             {
                 ("record.created", "account.move", side.id),
                 ("record.changed", "account.move", self.existing.id),
+                ("record.changed", "res.partner", self.partner.id),
             },
             "each touched record named once, the main record by message.done",
         )

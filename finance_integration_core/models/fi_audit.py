@@ -44,3 +44,14 @@ class FiAudit(models.AbstractModel):
         rolls back must not survive it (the audit addon guarantees that).
         """
         return None
+
+    @api.model
+    def _fi_touched(self, records, change="changed"):
+        """Name ``records`` (any model) as created or changed (``change``:
+        ``"created"`` | ``"changed"``) by the message handler that is running,
+        when the ORM's ``create`` / ``write`` of accounting records did not
+        see it: rows a connector wrote in bulk (SQL), or records of other
+        models the step belongs to. The audit addon then records one
+        ``record.<change>`` event for each when the handler succeeds (none when
+        it fails). Outside a handler, and without the audit addon: nothing."""
+        return None
