@@ -19,7 +19,6 @@ False
 """
 
 import base64
-import hashlib
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -28,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from .canonical import canonical_json
+from .canonical import canonical_json, sha256_hex
 
 CHECKPOINT_FORMAT = "fi-audit-checkpoint/1"
 
@@ -89,7 +88,7 @@ def normalize_public_key(text):
 
 
 def key_id(public_b64):
-    return hashlib.sha256(base64.b64decode(public_b64)).hexdigest()[:16]
+    return sha256_hex(base64.b64decode(public_b64))[:16]
 
 
 def checkpoint_message(company_id, sequence, head_hash, signed_at):

@@ -2,10 +2,9 @@
 """Configuration changes of endpoints, flows, schema versions and value maps
 as field-level diffs; secrets only as "changed"."""
 
-import hashlib
-
 from odoo import api, models
 
+from odoo.addons.finance_integration_core.lib.hashing import sha256_hex
 from odoo.addons.finance_integration_core.models.fi_endpoint_secrets import (
     SECRET_FIELDS,
 )
@@ -50,7 +49,7 @@ def _plain(field, value):
     if isinstance(value, models.BaseModel):  # reference fields
         return f"{value._name},{value.id}" if value else None
     if isinstance(value, str) and len(value) > LONG_TEXT:
-        return {"sha256": hashlib.sha256(value.encode()).hexdigest()}
+        return {"sha256": sha256_hex(value.encode())}
     if not isinstance(value, str | int | bool):
         return str(value)
     return value
@@ -135,8 +134,13 @@ def _endpoint_of(record):
     return None
 
 
-class FiEndpoint(models.Model):
-    _inherit = "fi.endpoint"
+class FiAuditConfigMixin(models.AbstractModel):
+    """Configuration records whose creation, field changes and deletion each
+    enter the chain (``config.created`` / ``config.changed`` /
+    ``config.deleted``)."""
+
+    _name = "fi.audit.config.mixin"
+    _description = "Finance Integration Audit: configuration changes"
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -153,6 +157,11 @@ class FiEndpoint(models.Model):
     def unlink(self):
         record_deleted(self)
         return super().unlink()
+
+
+class FiEndpoint(models.Model):
+    _name = "fi.endpoint"
+    _inherit = ["fi.endpoint", "fi.audit.config.mixin"]
 
     def _fi_reencrypt_all(self):
         count = super()._fi_reencrypt_all()
@@ -180,100 +189,25 @@ class FiEndpoint(models.Model):
 
 
 class FiFlow(models.Model):
-    _inherit = "fi.flow"
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
-
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
+    _name = "fi.flow"
+    _inherit = ["fi.flow", "fi.audit.config.mixin"]
 
 
 class FiFlowSchemaVersion(models.Model):
-    _inherit = "fi.flow.schema.version"
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
-
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
+    _name = "fi.flow.schema.version"
+    _inherit = ["fi.flow.schema.version", "fi.audit.config.mixin"]
 
 
 class FiValueMap(models.Model):
-    _inherit = "fi.value.map"
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
-
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
+    _name = "fi.value.map"
+    _inherit = ["fi.value.map", "fi.audit.config.mixin"]
 
 
 class FiValueMapVersion(models.Model):
-    _inherit = "fi.value.map.version"
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
-
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
+    _name = "fi.value.map.version"
+    _inherit = ["fi.value.map.version", "fi.audit.config.mixin"]
 
 
 class FiValueMapLine(models.Model):
-    _inherit = "fi.value.map.line"
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        record_created(records)
-        return records
-
-    def write(self, vals):
-        before = snapshot(self, list(vals))
-        res = super().write(vals)
-        record_diffs(self, vals, before)
-        return res
-
-    def unlink(self):
-        record_deleted(self)
-        return super().unlink()
+    _name = "fi.value.map.line"
+    _inherit = ["fi.value.map.line", "fi.audit.config.mixin"]

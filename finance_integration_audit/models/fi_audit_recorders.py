@@ -4,9 +4,9 @@ control transitions, the exception queue, message processing and replays,
 refused webhooks. (Received messages are chained from their own rows by the
 sealer: nothing is added to the intake path.)"""
 
-import hashlib
-
 from odoo import api, models, tools
+
+from odoo.addons.finance_integration_core.lib.hashing import sha256_hex
 
 from .account_audit import TOUCHED
 
@@ -205,9 +205,7 @@ class FiMessage(models.Model):
             "message.response",
             {
                 "status": result.status,
-                "body_sha256": hashlib.sha256(
-                    (result.body or "").encode("utf-8")
-                ).hexdigest(),
+                "body_sha256": sha256_hex(result.body or ""),
             },
         )
         return res
