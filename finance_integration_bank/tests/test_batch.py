@@ -5,6 +5,7 @@ and journal items, whatever installed module added it."""
 
 import re
 from datetime import date
+from unittest.mock import patch
 
 from odoo.tests import tagged
 
@@ -122,11 +123,24 @@ class TestBatchedLines(BankCommon):
             self.env.flush_all()
         # the import's path: chunks of 4, 4 and 1 (the last through Odoo's
         # create), the statement's totals computed after the last
-        self.Files.with_context(fi_chunk=4)._fi_create_lines(batch_st, batch_vals)
+        Line = type(self.Line)
+        with patch.object(
+            Line,
+            "_fi_copy_prototype",
+            autospec=True,
+            side_effect=Line._fi_copy_prototype,
+        ) as copy:
+            self.Files.with_context(fi_chunk=4)._fi_create_lines(batch_st, batch_vals)
+        # per chunk and period one prototype: 4 of the 9 lines are copies
+        self.assertEqual(sum(len(c.args[2]) for c in copy.call_args_list), 4)
         batch_lines = batch_st.line_ids.sorted("fi_location")
         self.assertEqual(
             batch_lines.mapped("fi_location"), [v["fi_location"] for v in batch_vals]
         )
+        for line in batch_lines:  # the links the comparison leaves out
+            self.assertEqual(line.move_id.statement_line_id, line)
+            self.assertEqual(line.move_id.line_ids.statement_line_id, line)
+            self.assertEqual(len(line.move_id.line_ids), 2)
         expected, got = self.rows(odoo_st), self.rows(batch_st)
         differences = []
         for table, rows in expected.items():
