@@ -142,10 +142,10 @@ class AccountBankStatementLine(models.Model):
         )
         line_keys = sorted(k for k in items[0][1] if k in line_cols)
         move_rows, line_rows, link_rows, aml_rows = [], [], [], []
-        lines_of = [(liquidity, 0), (suspense, 1)]
-        factors = [
-            _residual_factor(item) for item, _sign in lines_of
-        ]  # 1: residual = balance, 0: none
+        # the liquidity item (balance = amount), then the suspense item
+        # (-amount), each with its residual rule read on the prototype's
+        factors = [(liquidity, _residual_factor(liquidity), 1)]
+        factors.append((suspense, _residual_factor(suspense), -1))
         for index, (position, vals) in enumerate(items):
             amount = Decimal(f"{vals['amount']:.{digits}f}")
             name = fmt.format(**values, seq=number[position])
@@ -167,11 +167,8 @@ class AccountBankStatementLine(models.Model):
                 + tuple(self._fi_column_value(self._name, k, vals) for k in line_keys)
             )
             link_rows.append((move_ids[index], line_ids[index]))
-            for role, ((item, _sign), factor) in enumerate(
-                zip(lines_of, factors, strict=True)
-            ):
-                balance = amount if role == 0 else -amount
-                amounts = linebatch.item_amounts(balance, factor)
+            for role, (item, factor, sign) in enumerate(factors):
+                amounts = linebatch.item_amounts(sign * amount, factor)
                 aml_rows.append(
                     (
                         item.id,
