@@ -6,6 +6,7 @@ this log row behind (the statements, lines and moves of the attempt are rolled
 back together).
 """
 
+import contextlib
 import io
 import logging
 import uuid
@@ -338,37 +339,61 @@ class FiBankStatementFile(models.Model):
         return text, len(new_lines)
 
     def _fi_create_lines(self, statement, line_vals, chunk=CHUNK):
-        """Create the lines (each with its move, posted) in chunks: one batched
-        ``create`` per chunk, flushed, with the progress reported after each.
+        """Create the lines (each with its move, posted) in chunks, flushed,
+        with the progress reported after each: Odoo's ``create`` for the first
+        line of each sequence period of a chunk, its rows copied for the
+        others (``account_bank_statement_line_batch.py``; Odoo's ``create``
+        for all where the copy is not proven equivalent).
 
         Chatter tracking of the lines' moves is off (the import is audited
         through ``fi.audit``, per file and statement). After the first chunk the
         planner statistics of the tables are refreshed when they do not know
         about the rows just written (a young database): Odoo's posting queries
         otherwise get nested-loop plans over tables believed empty, which made
-        a 10,000-line import quadratic.
+        a 10,000-line import quadratic. The statement's fields computed from
+        all its lines are computed after the first chunk and the last (each
+        chunk would recompute them over all the lines so far: quadratic too).
         """
         chunk = self.env.context.get("fi_chunk") or chunk
         Line = self.env["account.bank.statement.line"].with_context(
             tracking_disable=True, mail_notrack=True, mail_create_nolog=True
         )
         progress = self.env.context.get("fi_progress")
-        for start in range(0, len(line_vals), chunk):
-            Line.create(
-                [
-                    dict(v, statement_id=statement.id)
-                    for v in line_vals[start : start + chunk]
-                ]
+        # the statement's fields computed from all its lines (journal, date,
+        # end balance, ...): after the first chunk and the last, not after each
+        Statement = self.env["account.bank.statement"]
+        totals = [
+            field
+            for field in Statement._fields.values()
+            if field.store
+            and field.compute
+            and any(
+                dep.split(".")[0] == "line_ids"
+                for dep in field.get_depends(Statement)[0]
             )
-            self.env.flush_all()
-            if not start:
-                self._fi_refresh_stale_statistics(min(chunk, len(line_vals)))
-            if progress:
-                progress(
-                    statement.fi_identity,
-                    min(start + chunk, len(line_vals)),
-                    len(line_vals),
+        ]
+        with contextlib.ExitStack() as deferred:
+            for start in range(0, len(line_vals), chunk):
+                Line._fi_create_batched(
+                    [
+                        dict(v, statement_id=statement.id)
+                        for v in line_vals[start : start + chunk]
+                    ]
                 )
+                self.env.flush_all()
+                if not start:
+                    self._fi_refresh_stale_statistics(min(chunk, len(line_vals)))
+                    # set by the first chunk (the journal, ...), then deferred
+                    deferred.enter_context(self.env.protecting(totals, statement))
+                if progress:
+                    progress(
+                        statement.fi_identity,
+                        min(start + chunk, len(line_vals)),
+                        len(line_vals),
+                    )
+        for field in totals:
+            self.env.add_to_compute(field, statement)
+        self.env.flush_all()
 
     def _fi_refresh_stale_statistics(self, written):
         """ANALYZE the statement tables whose statistics count fewer rows than

@@ -10,6 +10,7 @@ from ..lib import (
     camt,
     csvprofile,
     kpi,
+    linebatch,
     matching,
     model,
     mt940,
@@ -69,7 +70,7 @@ def csv_profile(**columns):
 @tagged("post_install", "-at_install")
 class TestParsers(BaseCase):
     def test_doctests_of_the_lib_pass(self):
-        for module in (camt, mt940, model, matching, pain, statements, kpi):
+        for module in (camt, mt940, model, matching, pain, statements, kpi, linebatch):
             result = doctest.testmod(module)
             self.assertEqual(result.failed, 0, module.__name__)
 
