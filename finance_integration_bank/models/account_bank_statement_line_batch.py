@@ -236,6 +236,11 @@ class AccountBankStatementLine(models.Model):
             records._validate_fields(changed[records._name])
         moves._check_fiscal_lock_dates()
         amls._check_tax_lock_date()
+        # a message handler importing (a bank API pull) names the entries and
+        # lines it created, as the ORM's create (which the audit addon
+        # watches, and which did not see the copies) would have
+        env["fi.audit"]._fi_touched(moves, "created")
+        env["fi.audit"]._fi_touched(lines, "created")
         return dict(zip([p for p, _v in items], line_ids, strict=True))
 
     def _fi_next_ids(self, table, count):
