@@ -28,6 +28,7 @@ GOVERNED_FIELDS = (
     "stripe_transit_account_id",
     "stripe_fx_account_id",
     "stripe_dispute_loss_account_id",
+    "stripe_writeoff_account_id",
 )
 
 
@@ -546,4 +547,7 @@ class FiEndpointChange(models.Model):
     stripe_fx_account_id = fields.Many2one("account.account", "FX Difference Account")
     stripe_dispute_loss_account_id = fields.Many2one(
         "account.account", "Dispute Loss Account"
+    )
+    stripe_writeoff_account_id = fields.Many2one(
+        "account.account", "Bad-debt Write-off Account"
     )

@@ -46,6 +46,7 @@ class StripeCommon(FiCommon):
         cls.disputes = account("S6002", "Stripe disputes", "asset_current")
         cls.dispute_losses = account("S6004", "Stripe dispute losses", "expense")
         cls.fx = account("S6003", "Stripe FX differences", "expense")
+        cls.bad_debts = account("S6005", "Stripe bad debts", "expense")
         cls.journal = cls.env["account.journal"].create(
             {"name": "Stripe", "code": "STRP", "type": "bank"}
         )
@@ -89,6 +90,8 @@ class StripeCommon(FiCommon):
                 "stripe_fx_account_id": cls.fx.id,
                 "stripe_dispute_loss_account_id": cls.dispute_losses.id,
                 "stripe_dispute_threshold": 50.0,
+                "stripe_writeoff_account_id": cls.bad_debts.id,
+                "stripe_uncollectible_threshold": 50.0,
             }
         )
         cls.endpoint.action_fi_stripe_install_flows()
