@@ -97,9 +97,15 @@ class FiEndpoint(models.Model):
         accounts = {}
         api = self._fi_stripe_api()
         stream = api.iterate("/v1/balance_transactions", {"payout": payout["id"]})
+        cutover = self.stripe_opening_cutover
         try:
             for txn in stream:
                 if settlement.is_payout_itself(txn):
+                    continue
+                if cutover and int(txn.get("created") or 0) < cutover:
+                    # in the opening balance, net of its fees: only its net
+                    # moves from the clearing account to the payout
+                    settlement.add(txn, clearing.id, prebooked=True)
                     continue
                 category = category_of(txn)
                 if category in const.DISPUTE_CATEGORIES and binding.to_odoo(

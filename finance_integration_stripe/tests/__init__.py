@@ -12,3 +12,4 @@ from . import test_risk
 from . import test_demo
 from . import test_close_kpis
 from . import test_uncollectible
+from . import test_backfill

@@ -4,8 +4,6 @@ residual to the bad-debt account, posted only once approved (four eyes above
 the endpoint's threshold, never the proposer), cancelled when the invoice is
 paid or voided first."""
 
-from unittest.mock import patch
-
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
@@ -20,18 +18,7 @@ class TestStripeUncollectible(StripeCommon):
         billing = self.env.ref("account.group_account_invoice")
         self.owner.groups_id += billing
         self.manager_b.groups_id += billing
-        self.events = []
-        audit = self.env.registry["fi.audit"]
-        original = audit._fi_event
-        events = self.events
-
-        def record(model, event_type, summary, **kw):
-            events.append((event_type, kw))
-            return original(model, event_type, summary, **kw)
-
-        patcher = patch.object(audit, "_fi_event", record)
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        self.events = self.record_audit()
 
     def uncollectible(self, amount, iid):
         """An Odoo invoice bound to Stripe invoice ``iid`` that Stripe marked
