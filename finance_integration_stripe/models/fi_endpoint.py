@@ -449,7 +449,9 @@ class FiEndpoint(models.Model):
         ``dry_run``: nothing is stored; the report says what would be
         created. Returns ``{"seen", "stored", "known", "would_create": {kind:
         count}, "examples": {kind: [ids]}, "opening": [{currency, amount,
-        move, ...}]}`` (``max_listed`` ids per kind)."""
+        move, ...}], "registered": {payout id: state}}`` (``max_listed`` ids
+        per kind; ``registered``: the payouts missing from the payout register,
+        added, or for a dry run that would be, ``_fi_stripe_register_payout``)."""
         self.ensure_one()
         config = self._fi_stripe_intake_config()
         started = int(time.time())
@@ -473,11 +475,16 @@ class FiEndpoint(models.Model):
             "would_create": {},
             "examples": {},
             "opening": opening_rows,
+            "registered": {},
         }
         version = self.stripe_api_version or const.API_VERSION
         for path, kind in catchup.OBJECT_SOURCES:
             params = {"created": {"gte": int(since)}} if since else {}
             for obj in api.iterate(path, params):
+                settled = None
+                if kind == "payout":
+                    # before its event: a settlement entry found is bound first
+                    settled = self._fi_stripe_register_payout(obj, report, dry_run)
                 event = catchup.synthetic_event(obj, version)
                 if event is None:
                     continue
@@ -486,7 +493,7 @@ class FiEndpoint(models.Model):
                     report["stored"] += self._fi_stripe_feed(config, event)
                     continue
                 bound_id = event["data"]["object"]["id"]
-                done = binding.to_odoo(self, catchup.CREATES[kind], bound_id)
+                done = settled or binding.to_odoo(self, catchup.CREATES[kind], bound_id)
                 stored = messages.search_count(
                     [("endpoint_id", "=", self.id), ("external_id", "=", event["id"])],
                     limit=1,
@@ -515,6 +522,7 @@ class FiEndpoint(models.Model):
                 "stored": report["stored"],
                 "known": report["known"],
                 "would_create": report["would_create"],
+                "registered": report["registered"],
                 "opening": {
                     row["currency"]: str(row["amount"]) for row in opening_rows
                 },

@@ -85,6 +85,18 @@ class FiStripeBackfill(models.TransientModel):
                 stored=report["stored"],
             )
         ]
+        if report["registered"]:
+            lines.append(
+                _(
+                    "%(verb)s %(n)s payouts in the payout register: %(ids)s",
+                    verb=_("Would register") if self.dry_run else _("Registered"),
+                    n=len(report["registered"]),
+                    ids=", ".join(
+                        f"{pid} ({state})"
+                        for pid, state in sorted(report["registered"].items())
+                    ),
+                )
+            )
         for kind, count in sorted(report["would_create"].items()):
             examples = ", ".join(report["examples"].get(kind, []))
             lines.append(

@@ -5,6 +5,7 @@ balance at the cut-over, per currency), listed by the dry run, booked once."""
 import time
 from datetime import UTC, datetime
 
+from odoo import Command
 from odoo.tests import tagged
 
 from .common import StripeCommon
@@ -171,3 +172,147 @@ class TestStripeBackfillOpening(StripeCommon):
             [("account_id", "=", account.id), ("parent_state", "=", "posted")]
         )
         return round(sum(lines.mapped("balance")), 2)
+
+
+@tagged("post_install", "-at_install")
+class TestStripeBackfillPayouts(StripeCommon):
+    """Payouts settled before the payout register existed: the backfill (and
+    the catch-up by objects) lists them and adds the missing rows."""
+
+    def setUp(self):
+        super().setUp()
+        now = int(time.time())
+        self.cutover = now - 40 * DAY
+        self.events = self.record_audit()
+        # settled by an earlier version: an entry carrying the payout id on
+        # its transit line, no binding, no register row
+        self.legacy = self.env["account.move"].create(
+            {
+                "move_type": "entry",
+                "journal_id": self.misc.id,
+                "ref": "po_reg_settled",
+                "line_ids": [
+                    Command.create(
+                        {
+                            "account_id": self.transit.id,
+                            "name": "Stripe payout po_reg_settled",
+                            "balance": 50.0,
+                            "fi_stripe_ref": "po_reg_settled",
+                        }
+                    ),
+                    Command.create(
+                        {
+                            "account_id": self.clearing.id,
+                            "name": "Stripe payout po_reg_settled: balance",
+                            "balance": -50.0,
+                        }
+                    ),
+                ],
+            }
+        )
+        self.legacy.action_post()
+        for pid, status, reconciliation, amount in (
+            ("po_reg_settled", "paid", "completed", 5000),
+            ("po_reg_failed", "failed", "not_applicable", 1200),
+            ("po_reg_transit", "in_transit", "in_progress", 3300),
+        ):
+            self.stripe.add(
+                "payout",
+                id=pid,
+                amount=amount,
+                currency="usd",
+                status=status,
+                automatic=True,
+                reconciliation_status=reconciliation,
+                created=self.cutover + DAY,
+                arrival_date=self.cutover + 2 * DAY,
+            )
+        # before the cut-over: not listed
+        self.stripe.add(
+            "payout",
+            id="po_reg_old",
+            amount=100,
+            currency="usd",
+            status="paid",
+            automatic=True,
+            reconciliation_status="completed",
+            created=self.cutover - DAY,
+        )
+
+    def rows(self):
+        return self.env["fi.stripe.payout"].search(
+            [("endpoint_id", "=", self.endpoint.id)]
+        )
+
+    def settlements(self, pid):
+        return self.env["account.move.line"].search_count(
+            [("fi_stripe_ref", "=", pid), ("account_id", "=", self.transit.id)]
+        )
+
+    def test_dry_run_lists_the_payouts_the_register_lacks_and_stores_nothing(self):
+        report = self.endpoint._fi_stripe_backfill(self.cutover, dry_run=True)
+        self.assertEqual(
+            report["registered"],
+            {
+                "po_reg_settled": "settled",
+                "po_reg_failed": "failed",
+                "po_reg_transit": "received",
+            },
+        )
+        self.assertNotIn(
+            "po_reg_settled", report["examples"]["payout"], "settled already"
+        )
+        self.assertFalse(self.rows())
+        self.assertFalse(self.bound("payout", "po_reg_settled"))
+
+    def test_backfill_registers_missing_payouts_once_without_a_second_settlement(
+        self,
+    ):
+        report = self.endpoint._fi_stripe_backfill(self.cutover)
+        self.assertEqual(len(report["registered"]), 3)
+        rows = {row.name: row for row in self.rows()}
+        self.assertEqual(
+            {name: row.state for name, row in rows.items()},
+            {
+                "po_reg_settled": "settled",
+                "po_reg_failed": "failed",
+                "po_reg_transit": "received",
+            },
+        )
+        settled = rows["po_reg_settled"]
+        self.assertEqual(settled.move_id, self.legacy)
+        self.assertEqual((settled.amount_minor, settled.variance_minor), (5000, 0))
+        self.assertEqual(settled.stripe_status, "paid")
+        self.assertEqual(rows["po_reg_failed"].stripe_status, "failed")
+        self.assertEqual(self.bound("payout", "po_reg_settled"), self.legacy)
+        self.assertEqual(
+            sorted(
+                kw["facts"]["payout"]
+                for t, kw in self.events
+                if t == "stripe.payout_registered"
+            ),
+            ["po_reg_failed", "po_reg_settled", "po_reg_transit"],
+        )
+        # the payouts' events, fed by the same run, settle nothing again
+        self.run_jobs()
+        self.assertEqual(self.settlements("po_reg_settled"), 1)
+        self.assertEqual(self.settlements("po_reg_transit"), 0)
+        self.assertEqual(rows["po_reg_settled"].state, "settled")
+        self.assertEqual(rows["po_reg_failed"].state, "failed")
+        # again (the catch-up by objects runs the same listing): nothing new
+        report = self.endpoint._fi_stripe_backfill(self.cutover)
+        self.assertEqual(report["registered"], {})
+        self.run_jobs()
+        self.assertEqual(len(self.rows()), 3)
+        self.assertEqual(self.settlements("po_reg_settled"), 1)
+
+    def test_catch_up_by_objects_registers_the_missing_payouts(self):
+        # the last event seen is older than /v1/events keeps: objects listed
+        self.endpoint.sudo().stripe_last_event_created = self.cutover
+        self.endpoint._fi_stripe_catch_up()
+        self.assertEqual(
+            sorted(self.rows().mapped("name")),
+            ["po_reg_failed", "po_reg_settled", "po_reg_transit"],
+        )
+        self.run_jobs()
+        self.assertEqual(self.settlements("po_reg_settled"), 1)
