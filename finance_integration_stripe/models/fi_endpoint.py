@@ -2,6 +2,7 @@
 import json
 import logging
 import time
+import uuid
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -28,6 +29,8 @@ GOVERNED_FIELDS = (
     "stripe_transit_account_id",
     "stripe_fx_account_id",
     "stripe_dispute_loss_account_id",
+    "stripe_writeoff_account_id",
+    "stripe_opening_account_id",
 )
 
 
@@ -432,19 +435,36 @@ class FiEndpoint(models.Model):
         )
         return 0 if answer.get("status") == "duplicate" else 1
 
-    def _fi_stripe_backfill(self, since, dry_run=False, max_listed=50):
+    def _fi_stripe_backfill(self, since, dry_run=False, max_listed=50, opening=False):
         """The objects Stripe created since ``since`` (unix time): customers,
         invoices, charges, refunds, disputes, payouts (``created[gte]``, paged),
         each fed through intake as the event a webhook would have delivered
         (``lib/catchup.py``): for an outage longer than ``/v1/events`` keeps,
         and for the first run of an endpoint (cut-over date).
 
+        ``opening`` (a first run): the opening balance of the clearing
+        account, Stripe's balance at ``since`` per currency, is listed and
+        (not a dry run) booked once per currency (``_fi_stripe_book_opening``).
+
         ``dry_run``: nothing is stored; the report says what would be
         created. Returns ``{"seen", "stored", "known", "would_create": {kind:
-        count}, "examples": {kind: [ids]}}`` (``max_listed`` ids per kind)."""
+        count}, "examples": {kind: [ids]}, "opening": [{currency, amount,
+        move, ...}], "registered": {payout id: state}}`` (``max_listed`` ids
+        per kind; ``registered``: the payouts missing from the payout register,
+        added, or for a dry run that would be, ``_fi_stripe_register_payout``)."""
         self.ensure_one()
         config = self._fi_stripe_intake_config()
         started = int(time.time())
+        correlation_id = f"stripe-backfill-{uuid.uuid4().hex}"
+        opening_rows = []
+        if opening:
+            if not since:
+                raise UserError(
+                    _("The opening balance of %s needs a cut-over date.", self.name)
+                )
+            opening_rows = self._fi_stripe_opening_balance(since)
+            if not dry_run:
+                self._fi_stripe_book_opening(since, opening_rows, correlation_id)
         binding = self.env["fi.binding"]
         messages = self.env["fi.message"].sudo()
         api = self._fi_stripe_api()
@@ -454,11 +474,17 @@ class FiEndpoint(models.Model):
             "known": 0,
             "would_create": {},
             "examples": {},
+            "opening": opening_rows,
+            "registered": {},
         }
         version = self.stripe_api_version or const.API_VERSION
         for path, kind in catchup.OBJECT_SOURCES:
             params = {"created": {"gte": int(since)}} if since else {}
             for obj in api.iterate(path, params):
+                settled = None
+                if kind == "payout":
+                    # before its event: a settlement entry found is bound first
+                    settled = self._fi_stripe_register_payout(obj, report, dry_run)
                 event = catchup.synthetic_event(obj, version)
                 if event is None:
                     continue
@@ -467,7 +493,7 @@ class FiEndpoint(models.Model):
                     report["stored"] += self._fi_stripe_feed(config, event)
                     continue
                 bound_id = event["data"]["object"]["id"]
-                done = binding.to_odoo(self, catchup.CREATES[kind], bound_id)
+                done = settled or binding.to_odoo(self, catchup.CREATES[kind], bound_id)
                 stored = messages.search_count(
                     [("endpoint_id", "=", self.id), ("external_id", "=", event["id"])],
                     limit=1,
@@ -489,12 +515,17 @@ class FiEndpoint(models.Model):
             _("Stripe objects since %s listed", since),
             record=self,
             endpoint=self,
+            correlation_id=correlation_id,
             facts={
                 "since": int(since or 0),
                 "seen": report["seen"],
                 "stored": report["stored"],
                 "known": report["known"],
                 "would_create": report["would_create"],
+                "registered": report["registered"],
+                "opening": {
+                    row["currency"]: str(row["amount"]) for row in opening_rows
+                },
             },
         )
         return report
@@ -546,4 +577,10 @@ class FiEndpointChange(models.Model):
     stripe_fx_account_id = fields.Many2one("account.account", "FX Difference Account")
     stripe_dispute_loss_account_id = fields.Many2one(
         "account.account", "Dispute Loss Account"
+    )
+    stripe_writeoff_account_id = fields.Many2one(
+        "account.account", "Bad-debt Write-off Account"
+    )
+    stripe_opening_account_id = fields.Many2one(
+        "account.account", "Opening Balance Account"
     )

@@ -83,6 +83,17 @@ class FiEndpoint(models.Model):
             )
         if not move:
             move = self._fi_stripe_create_invoice(message, invoice)
+        if status in ("void", "paid"):
+            # a write-off proposed when Stripe marked it uncollectible is moot
+            self._fi_stripe_withdraw_bad_debt(
+                invoice,
+                _(
+                    "Stripe invoice %(number)s was %(status)s in the meantime",
+                    number=invoice["number"],
+                    status="voided" if status == "void" else status,
+                ),
+                message,
+            )
         if status == "void":
             return self._fi_stripe_void_invoice(message, invoice, move)
         if status == "paid" and invoice.get("payment_intent"):

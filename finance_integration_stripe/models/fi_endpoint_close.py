@@ -45,19 +45,34 @@ class FiEndpoint(models.Model):
                 "fi.stripe.payout",
                 mine + arrival + [("state", "=", "variance")],
             ),
+        ]
+        for code, name, kind in (
             (
                 "stripe_pending_writeoffs",
                 _("Stripe dispute write-offs waiting for approval"),
-                True,
-                "account.move",
-                [
-                    ("fi_stripe_endpoint_id", "=", self.id),
-                    ("fi_stripe_writeoff_state", "in", PENDING_WRITEOFF_STATES),
-                    ("state", "=", "draft"),
-                ]
-                + self._fi_stripe_period("date", date_from, date_to),
+                [("fi_stripe_writeoff_kind", "!=", "uncollectible")],
             ),
-        ]
+            (
+                "stripe_pending_bad_debts",
+                _("Write-offs of uncollectible Stripe invoices waiting for approval"),
+                [("fi_stripe_writeoff_kind", "=", "uncollectible")],
+            ),
+        ):
+            candidates.append(
+                (
+                    code,
+                    name,
+                    True,
+                    "account.move",
+                    [
+                        ("fi_stripe_endpoint_id", "=", self.id),
+                        ("fi_stripe_writeoff_state", "in", PENDING_WRITEOFF_STATES),
+                        ("state", "=", "draft"),
+                    ]
+                    + kind
+                    + self._fi_stripe_period("date", date_from, date_to),
+                )
+            )
         days = env["fi.binding"].search(
             mine
             + [

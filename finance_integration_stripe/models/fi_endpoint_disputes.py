@@ -2,7 +2,6 @@
 from datetime import UTC, datetime
 
 from odoo import Command, _, fields, models
-from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.finance_integration_core.lib.errors import (
     FiBusinessError,
@@ -206,147 +205,16 @@ class FiEndpoint(models.Model):
                 (self.stripe_dispute_account_id, -1),
             )
         ]
-        writeoff = self.env["account.move"].create(
-            {
-                "move_type": "entry",
-                "journal_id": self.stripe_settlement_journal_id.id,
-                "date": date,
-                "ref": dispute["id"],
-                "company_id": company.id,
-                "line_ids": lines,
-                "fi_correlation_id": message.correlation_id,
-                "fi_stripe_writeoff_state": "proposed",
-                "fi_stripe_endpoint_id": self.id,
-                "fi_stripe_case_id": case.id,
-            }
-        )
-        binding.bind(self, "dispute_writeoff", dispute["id"], writeoff, message)
-        approvers = 2 if balance > self.stripe_dispute_threshold else 1
-        case.sudo().message_post(
-            body=_(
-                "Dispute lost: write-off %(move)s of %(amount)s %(cur)s proposed; it "
-                "posts after %(n)s approval(s).",
-                move=writeoff.display_name,
-                amount=amount,
-                cur=currency.name,
-                n=approvers,
-            )
-        )
-        self._fi_stripe_audit(
-            "stripe.dispute_writeoff_proposed",
-            label,
-            writeoff,
+        writeoff = self._fi_stripe_propose_writeoff(
+            "dispute",
             message,
+            dispute["id"],
+            lines,
+            case,
             {
                 "dispute": dispute["id"],
                 "amount_minor": held,
                 "currency": currency.name,
-                "approvals_needed": approvers,
             },
         )
-
-
-class AccountMove(models.Model):
-    _inherit = "account.move"
-
-    fi_stripe_writeoff_state = fields.Selection(
-        [
-            ("proposed", "Proposed"),
-            ("first_approved", "First Approval"),
-            ("approved", "Approved"),
-        ],
-        "Write-off Approval",
-        readonly=True,
-        copy=False,
-    )
-    fi_stripe_endpoint_id = fields.Many2one("fi.endpoint", readonly=True, copy=False)
-    fi_stripe_case_id = fields.Many2one("fi.exception", readonly=True, copy=False)
-    fi_stripe_first_approver_id = fields.Many2one(
-        "res.users", "First Approver", readonly=True, copy=False
-    )
-    fi_stripe_approver_id = fields.Many2one(
-        "res.users", "Approved By", readonly=True, copy=False
-    )
-
-    def _post(self, soft=True):
-        pending = self.filtered(
-            lambda m: m.fi_stripe_writeoff_state in ("proposed", "first_approved")
-        )
-        if pending and not self.env.context.get("fi_stripe_writeoff_approved"):
-            raise UserError(
-                _(
-                    "%s is a Stripe dispute write-off waiting for approval: "
-                    "approve it, it posts then.",
-                    pending[0].display_name,
-                )
-            )
-        return super()._post(soft=soft)
-
-    def action_fi_stripe_approve_writeoff(self):
-        """Approve a lost dispute's write-off: one Finance Integration Manager
-        up to the endpoint's threshold, two different ones above it."""
-        if not self.env.user.has_group("finance_integration_core.group_fi_manager"):
-            raise AccessError(
-                _("Only Finance Integration Managers approve dispute write-offs.")
-            )
-        for move in self:
-            if move.fi_stripe_writeoff_state not in ("proposed", "first_approved"):
-                raise UserError(_("%s is not waiting for approval.", move.display_name))
-            endpoint = move.fi_stripe_endpoint_id
-            amount = abs(
-                sum(move.line_ids.filtered(lambda x: x.balance > 0).mapped("balance"))
-            )
-            needed = 2 if amount > endpoint.stripe_dispute_threshold else 1
-            if move.fi_stripe_writeoff_state == "first_approved":
-                if move.fi_stripe_first_approver_id == self.env.user:
-                    raise UserError(
-                        _(
-                            "Four eyes: %s approved this write-off already; another "
-                            "manager must approve it.",
-                            self.env.user.name,
-                        )
-                    )
-            elif needed == 2:
-                move.sudo().write(
-                    {
-                        "fi_stripe_writeoff_state": "first_approved",
-                        "fi_stripe_first_approver_id": self.env.user.id,
-                    }
-                )
-                move.sudo().message_post(
-                    body=_("First approval by %s.", self.env.user.name)
-                )
-                continue
-            move.sudo().write(
-                {
-                    "fi_stripe_writeoff_state": "approved",
-                    "fi_stripe_approver_id": self.env.user.id,
-                }
-            )
-            move.sudo().with_context(fi_stripe_writeoff_approved=True).action_post()
-            case = move.fi_stripe_case_id.sudo()
-            if case.state in OPEN_STATES:
-                case.write(
-                    {
-                        "state": "resolved",
-                        "date_closed": fields.Datetime.now(),
-                        "resolution_note": _(
-                            "Dispute lost: write-off %s approved and posted.",
-                            move.name,
-                        ),
-                    }
-                )
-                case.activity_ids.action_feedback(feedback=_("Write-off posted"))
-            self.env["fi.audit"]._fi_event(
-                "stripe.dispute_writeoff_posted",
-                _("Stripe dispute write-off %s approved and posted", move.name),
-                record=move,
-                endpoint=endpoint,
-                correlation_id=move.fi_correlation_id,
-                facts={
-                    "move": move.name,
-                    "first_approver": move.fi_stripe_first_approver_id.login or None,
-                    "approver": self.env.user.login,
-                },
-            )
-        return True
+        binding.bind(self, "dispute_writeoff", dispute["id"], writeoff, message)

@@ -97,9 +97,15 @@ class FiEndpoint(models.Model):
         accounts = {}
         api = self._fi_stripe_api()
         stream = api.iterate("/v1/balance_transactions", {"payout": payout["id"]})
+        cutover = self.stripe_opening_cutover
         try:
             for txn in stream:
                 if settlement.is_payout_itself(txn):
+                    continue
+                if cutover and int(txn.get("created") or 0) < cutover:
+                    # in the opening balance, net of its fees: only its net
+                    # moves from the clearing account to the payout
+                    settlement.add(txn, clearing.id, prebooked=True)
                     continue
                 category = category_of(txn)
                 if category in const.DISPUTE_CATEGORIES and binding.to_odoo(
@@ -197,6 +203,70 @@ class FiEndpoint(models.Model):
                 "fx_difference_minor": fx_minor,
             },
         )
+        return move
+
+    def _fi_stripe_register_payout(self, payout, report, dry_run=False):
+        """A payout listed by the backfill that the payout register lacks
+        (settled before the register existed): its row, with Stripe's status
+        and the settlement entry that carries its id (bound to it if it was
+        not, so that its event never settles it a second time). Noted in
+        ``report["registered"]`` (payout id -> state); nothing is stored on a
+        dry run. Returns the settlement entry found, or None."""
+        known = (
+            self.env["fi.stripe.payout"]
+            .sudo()
+            .search_count(
+                [("endpoint_id", "=", self.id), ("name", "=", payout["id"])], limit=1
+            )
+        )
+        binding = self.env["fi.binding"]
+        move = binding.to_odoo(self, "payout", payout["id"])
+        if known:
+            return move
+        if not move and self.stripe_transit_account_id:
+            move = (
+                self.env["account.move.line"]
+                .sudo()
+                .search(
+                    [
+                        ("fi_stripe_ref", "=", payout["id"]),
+                        ("account_id", "=", self.stripe_transit_account_id.id),
+                        ("company_id", "=", self.company_id.id),
+                        ("parent_state", "=", "posted"),
+                    ],
+                    limit=1,
+                )
+                .move_id
+            ) or None
+            if move and not dry_run:
+                binding.bind(self, "payout", payout["id"], move)
+        reversed_ = binding.to_odoo(self, "payout_failure", payout["id"])
+        if payout.get("status") in ("failed", "canceled") and (reversed_ or not move):
+            state = "failed"
+        else:
+            state = "settled" if move else "received"
+        report["registered"][payout["id"]] = state
+        if not dry_run:
+            vals = {"state": state, "move_id": move.id if move else False}
+            if move:
+                vals.update(net_minor=int(payout["amount"]), variance_minor=0)
+            self._fi_stripe_note_payout(None, payout, **vals)
+            self._fi_stripe_audit(
+                "stripe.payout_registered",
+                _(
+                    "Stripe payout %(po)s registered as %(state)s",
+                    po=payout["id"],
+                    state=state,
+                ),
+                move or self,
+                None,
+                {
+                    "payout": payout["id"],
+                    "state": state,
+                    "stripe_status": payout.get("status"),
+                    "move": move.name if move else None,
+                },
+            )
         return move
 
     def _fi_stripe_note_payout(self, message, payout, **vals):

@@ -1,5 +1,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from odoo import _, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.finance_integration_core.lib.errors import (
+    FiBusinessError,
+    FiTransientError,
+)
+
+from ..lib.money import minor_to_decimal
 
 
 class FiStripeBackfill(models.TransientModel):
@@ -24,14 +32,51 @@ class FiStripeBackfill(models.TransientModel):
     dry_run = fields.Boolean(
         default=True, help="List what would be created; store nothing."
     )
+    opening = fields.Boolean(
+        "Opening Balance",
+        default=True,
+        help="First run: book Stripe's balance at the cut-over (available + "
+        "pending, per currency) on the clearing account against the opening "
+        "balance account, once per currency (a re-run books nothing again).",
+    )
     result = fields.Text(readonly=True)
 
     def action_run(self):
         self.ensure_one()
-        report = self.endpoint_id._fi_stripe_backfill(
-            int(self.since.timestamp()), dry_run=self.dry_run
-        )
-        lines = [
+        try:
+            report = self.endpoint_id._fi_stripe_backfill(
+                int(self.since.timestamp()), dry_run=self.dry_run, opening=self.opening
+            )
+        except (FiBusinessError, FiTransientError) as err:
+            raise UserError(
+                _(
+                    "Stripe backfill of %(ep)s: %(err)s",
+                    ep=self.endpoint_id.name,
+                    err=err,
+                )
+            ) from None
+        lines = []
+        for row in report["opening"]:
+            if row["move"]:
+                state = _("booked in %s", row["move"].name)
+            elif not row["minor"]:
+                state = _("nothing to book")
+            elif self.dry_run:
+                state = _("would be booked")
+            else:
+                state = _("not booked")
+            lines.append(
+                _(
+                    "Opening balance %(cur)s at the cut-over: %(amount)s (Stripe "
+                    "now %(now)s, moved since %(moved)s): %(state)s",
+                    cur=row["currency"],
+                    amount=row["amount"],
+                    now=minor_to_decimal(row["now_minor"], row["currency"]),
+                    moved=minor_to_decimal(row["moved_minor"], row["currency"]),
+                    state=state,
+                )
+            )
+        lines += [
             _(
                 "%(seen)s Stripe objects listed, %(known)s already in Odoo, "
                 "%(stored)s fed through intake.",
@@ -40,6 +85,18 @@ class FiStripeBackfill(models.TransientModel):
                 stored=report["stored"],
             )
         ]
+        if report["registered"]:
+            lines.append(
+                _(
+                    "%(verb)s %(n)s payouts in the payout register: %(ids)s",
+                    verb=_("Would register") if self.dry_run else _("Registered"),
+                    n=len(report["registered"]),
+                    ids=", ".join(
+                        f"{pid} ({state})"
+                        for pid, state in sorted(report["registered"].items())
+                    ),
+                )
+            )
         for kind, count in sorted(report["would_create"].items()):
             examples = ", ".join(report["examples"].get(kind, []))
             lines.append(

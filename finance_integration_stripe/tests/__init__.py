@@ -11,3 +11,5 @@ from . import test_reconcile
 from . import test_risk
 from . import test_demo
 from . import test_close_kpis
+from . import test_uncollectible
+from . import test_backfill

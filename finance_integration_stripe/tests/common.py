@@ -3,6 +3,7 @@
 
 import json
 import time
+from unittest.mock import patch
 
 import stripe
 
@@ -46,6 +47,8 @@ class StripeCommon(FiCommon):
         cls.disputes = account("S6002", "Stripe disputes", "asset_current")
         cls.dispute_losses = account("S6004", "Stripe dispute losses", "expense")
         cls.fx = account("S6003", "Stripe FX differences", "expense")
+        cls.bad_debts = account("S6005", "Stripe bad debts", "expense")
+        cls.opening = account("S1999", "Stripe opening balance", "asset_current")
         cls.journal = cls.env["account.journal"].create(
             {"name": "Stripe", "code": "STRP", "type": "bank"}
         )
@@ -89,6 +92,9 @@ class StripeCommon(FiCommon):
                 "stripe_fx_account_id": cls.fx.id,
                 "stripe_dispute_loss_account_id": cls.dispute_losses.id,
                 "stripe_dispute_threshold": 50.0,
+                "stripe_writeoff_account_id": cls.bad_debts.id,
+                "stripe_uncollectible_threshold": 50.0,
+                "stripe_opening_account_id": cls.opening.id,
             }
         )
         cls.endpoint.action_fi_stripe_install_flows()
@@ -105,6 +111,22 @@ class StripeCommon(FiCommon):
         cls.customer = cls.env["res.partner"].create(
             {"name": "Jenny Rosen", "email": "jenny.rosen@example.com"}
         )
+
+    def record_audit(self):
+        """The audit events recorded from now on: ``[(event_type, kwargs)]``
+        (core's ``_fi_event`` still runs)."""
+        events = []
+        audit = self.env.registry["fi.audit"]
+        original = audit._fi_event
+
+        def record(model, event_type, summary, **kw):
+            events.append((event_type, kw))
+            return original(model, event_type, summary, **kw)
+
+        patcher = patch.object(audit, "_fi_event", record)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        return events
 
     # -- Odoo side -----------------------------------------------------------
     @classmethod

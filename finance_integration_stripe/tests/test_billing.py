@@ -272,3 +272,24 @@ class TestStripeBilling(StripeCommon):
         self.assertTrue(
             move.activity_ids.filtered(lambda a: "uncollectible" in a.summary)
         )
+
+    def test_voiding_an_uncollectible_invoice_cancels_its_write_off(self):
+        move = self.booked_invoice("in_unv_0007", 1000, [self.line(1000, taxed=False)])
+        invoice = self.stripe.objects["in_unv_0007"]
+        invoice["status"] = "uncollectible"
+        self.deliver(self.stripe.event("invoice.marked_uncollectible", invoice))
+        self.run_jobs()
+        writeoff = self.bound("uncollectible_writeoff", "in_unv_0007")
+        self.assertEqual(writeoff.fi_stripe_writeoff_state, "proposed")
+        invoice["status"] = "void"
+        event = self.stripe.event("invoice.voided", invoice)
+        self.deliver(event)
+        self.run_jobs()
+        self.assertEqual(self.message_of(event).state, "done")
+        self.assertEqual(move.payment_state, "reversed")
+        self.assertEqual(writeoff.fi_stripe_writeoff_state, "cancelled")
+        self.assertEqual(writeoff.state, "cancel")
+        self.assertIn("voided", writeoff.fi_stripe_writeoff_note)
+        self.assertEqual(
+            self.bound("uncollectible_case", "in_unv_0007").state, "resolved"
+        )
