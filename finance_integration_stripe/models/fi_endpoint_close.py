@@ -119,21 +119,10 @@ class FiEndpoint(models.Model):
                 clearing + [("parent_state", "=", "posted")],
             ),
         ]
-        blockers = []
-        for code, name, blocking, model, domain in candidates:
-            count = env[model].search_count(domain)
-            if count:
-                blockers.append(
-                    {
-                        "code": code,
-                        "name": name,
-                        "count": count,
-                        "blocking": blocking,
-                        "res_model": model,
-                        "domain": domain,
-                    }
-                )
-        return blockers
+        return self.env["fi.close.readiness"]._fi_count_blockers(
+            (model, domain, code, name, blocking)
+            for code, name, blocking, model, domain in candidates
+        )
 
     def _fi_kpis(self, date_from, date_to):
         if self.provider != "stripe":
