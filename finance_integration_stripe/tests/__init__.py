@@ -11,3 +11,4 @@ from . import test_reconcile
 from . import test_risk
 from . import test_demo
 from . import test_close_kpis
+from . import test_payments_batch

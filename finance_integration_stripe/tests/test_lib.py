@@ -15,14 +15,14 @@ from odoo.addons.finance_integration_core.lib.errors import (
 )
 from odoo.addons.finance_integration_core.lib.http import HttpResult
 
-from ..lib import api, catchup, form, money, reconcile, settlement, signature
+from ..lib import api, batch, catchup, form, money, reconcile, settlement, signature
 
 SECRET = "whsec_test_lib_0123456789"
 OTHER = "whsec_test_lib_rotated_987"
 
 
 def load_tests(loader, tests, ignore):
-    for module in (api, catchup, form, money, reconcile, settlement, signature):
+    for module in (api, batch, catchup, form, money, reconcile, settlement, signature):
         tests.addTests(doctest.DocTestSuite(module))
     return tests
 
