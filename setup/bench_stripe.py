@@ -87,6 +87,10 @@ endpoint = env["fi.endpoint"].create({
     "stripe_dispute_account_id": disputes.id, "stripe_transit_account_id": transit.id,
     "stripe_fx_account_id": fx.id})
 endpoint.action_fi_stripe_install_flows()
+# the fake lists every event of the bench from the start (/v1/events), also
+# those not delivered yet: the catch-up would feed them before their webhooks
+# and rounds would count them done unmeasured
+env.ref("finance_integration_stripe.ir_cron_fi_stripe_catch_up").active = False
 endpoint.flow_ids.filtered(
     lambda f: f.event_type == "payment_intent.succeeded").process_batch_size = BATCH
 version = env["fi.value.map"].search([("endpoint_id", "=", endpoint.id)]).version_ids
