@@ -221,7 +221,7 @@ def main():
     parser.add_argument(
         "--batch",
         type=int,
-        default=20,
+        default=40,
         help="processing batch size of the payment_intent.succeeded flow "
         "(1: one message per job)",
     )
