@@ -11,6 +11,7 @@ from . import fi_endpoint_outbound
 from . import fi_endpoint_rate
 from . import fi_flow
 from . import fi_message
+from . import fi_message_batch
 from . import fi_message_amount
 from . import fi_idempotency_key
 from . import fi_binding

@@ -22,9 +22,11 @@ When each hook runs:
   configuration, see ``_fi_provider_config``) and make no query. Nothing of the
   payload is read before ``_fi_verify_signature`` accepted it.
 * processing -- in the message's queue job, as the endpoint's integration
-  user, inside a savepoint. Never commit. Raise ``FiTransientError`` to retry
-  with backoff, ``FiBusinessError`` to open a finance exception, ``FiIgnored``
-  to mark the message ignored with its reason.
+  user, inside a savepoint (a flow with a processing batch size above 1:
+  several messages at once, ``_fi_handle_inbound_batch``). Never commit.
+  Raise ``FiTransientError`` to retry with backoff, ``FiBusinessError`` to
+  open a finance exception, ``FiIgnored`` to mark the message ignored with its
+  reason.
 * outbound -- in the outbound message's queue job, same rules.
 * batch -- scheduled and micro-batch flows (``fi.flow.sync_tier``).
 * configuration -- in the user's request (forms, buttons).
@@ -162,6 +164,38 @@ class FiEndpointProvider(models.Model):
             if isinstance(result, models.BaseModel) and len(result) == 1:
                 return result
         return None
+
+    def _fi_handle_inbound_batch(self, messages, documents):
+        """Processing, batched: handle several inbound messages of one flow
+        together (a flow whose *Processing Batch Size* is above 1: the job of
+        one of its messages claims up to that many queued ones).
+
+        :param messages: the ``fi.message`` records, all of this endpoint and
+            of one flow, each validated against the flow's schema
+        :param documents: their documents, in the same order
+        :returns: a list aligned with ``messages``: for each the main record
+            touched (or None), or the exception it failed with
+            (``FiTransientError``, ``FiBusinessError``, ``FiIgnored``...):
+            core then marks each message done, ignored, retried or failed as
+            if it had been processed alone.
+
+        Same rules as ``_fi_handle_inbound``, plus: a message for which an
+        exception is returned must have left nothing written (check first,
+        write after, or use a savepoint per message). Raising instead fails
+        the batch as a whole: everything it wrote is rolled back and each
+        message is processed alone by ``_fi_handle_inbound`` in its own
+        savepoint, so one bad message never fails its neighbours.
+
+        Default: ``_fi_handle_inbound`` per message, each in its own savepoint.
+        """
+        results = []
+        for message, document in zip(messages, documents, strict=True):
+            try:
+                with self.env.cr.savepoint():
+                    results.append(self._fi_handle_inbound(message, document))
+            except Exception as err:  # noqa: BLE001 - the message's own outcome
+                results.append(err)
+        return results
 
     # ------------------------------------------------------------------
     # outbound (queue job)

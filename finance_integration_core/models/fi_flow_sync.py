@@ -210,3 +210,9 @@ class FiMessage(models.Model):
         return super(
             FiMessage, self.with_context(**{CONTEXT_ORIGIN: self.flow_id.id})
         )._fi_run_handler()
+
+    def _fi_run_batch_handler(self, documents):
+        """The same origin for a batch of one flow's messages."""
+        return super(
+            FiMessage, self.with_context(**{CONTEXT_ORIGIN: self.flow_id.id})
+        )._fi_run_batch_handler(documents)

@@ -374,13 +374,22 @@ class FiMessage(models.Model):
             # back into the outbox, without a job: dispatched again on resume
             message.write({"state": "new", "job_uuid": False})
             return f"held back: {hold}"
+        size = message._fi_batch_size()
+        if size > 1:
+            # fi_message_batch.py: with up to size - 1 queued neighbours
+            return message._fi_process_batch(size)
+        return message._fi_process_one()
+
+    def _fi_process_one(self):
+        """Run the handler of this message alone, in its own savepoint, and
+        record the outcome (done, ignored, retry, failed)."""
         try:
             with self.env.cr.savepoint():
-                return message._fi_mark_done(message._fi_run_handler())
+                return self._fi_mark_done(self._fi_run_handler())
         except FiIgnored as err:
-            return message._fi_mark_ignored(err.reason)
+            return self._fi_mark_ignored(err.reason)
         except Exception as err:  # noqa: BLE001 - classified below, never swallowed
-            return message._fi_handle_failure(err)
+            return self._fi_handle_failure(err)
 
     def _fi_mark_ignored(self, reason):
         """The handler said the message is none of its business: kept, marked
@@ -413,6 +422,14 @@ class FiMessage(models.Model):
 
     def _fi_run_handler(self):
         """Validate against the flow's schema, then run the direction's handler."""
+        document = self._fi_valid_document()
+        if self.direction == "out":
+            return self._fi_send_now(document)
+        return self.endpoint_id._fi_handle_inbound(self, document)
+
+    def _fi_valid_document(self):
+        """The stored document, checked against the flow's schema (a
+        ``FiBusinessError`` ``schema_invalid`` naming what does not match)."""
         document = self._fi_document()
         errors = self.flow_id._fi_schema_errors(document) if self.flow_id else []
         if errors:
@@ -426,9 +443,7 @@ class FiMessage(models.Model):
                 ),
                 "schema_invalid",
             )
-        if self.direction == "out":
-            return self._fi_send_now(document)
-        return self.endpoint_id._fi_handle_inbound(self, document)
+        return document
 
     def _fi_document(self):
         """The stored payload as a document, parsed by the endpoint's provider

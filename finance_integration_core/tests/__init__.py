@@ -32,3 +32,4 @@ from . import test_finance_kpi
 from . import test_translations
 from . import test_lib_standalone
 from . import test_exception_case_items
+from . import test_processing_batch

@@ -77,6 +77,19 @@ class FiCommon(common.TransactionCase):
             }
         )
 
+    @classmethod
+    def use_server_action(cls, name, code):
+        """The test flow runs ``code`` as its server action (``cls.action``)."""
+        cls.action = cls.env["ir.actions.server"].create(
+            {
+                "name": name,
+                "model_id": cls.env.ref("finance_integration_core.model_fi_message").id,
+                "state": "code",
+                "code": code,
+            }
+        )
+        cls.flow.write({"action": "server_action", "server_action_id": cls.action.id})
+
     # -- deliveries ------------------------------------------------------
     @staticmethod
     def event(event_id="evt_1", event_type="customer.created", **data):

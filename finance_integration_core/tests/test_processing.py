@@ -31,15 +31,7 @@ class TestProcessing(FiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.action = cls.env["ir.actions.server"].create(
-            {
-                "name": "Create bound customer",
-                "model_id": cls.env.ref("finance_integration_core.model_fi_message").id,
-                "state": "code",
-                "code": POSTING_CODE,
-            }
-        )
-        cls.flow.write({"action": "server_action", "server_action_id": cls.action.id})
+        cls.use_server_action("Create bound customer", POSTING_CODE)
 
     def deliver(self, event_id, **data):
         data.setdefault("customer_id", f"cus_{event_id}")

@@ -224,6 +224,14 @@ class FiEndpoint(models.Model):
     def _fi_handle_inbound(self, message, document):
         if self.provider != "stripe":
             return super()._fi_handle_inbound(message, document)
+        suffix, obj = self._fi_stripe_event_object(message, document)
+        handler = getattr(self, f"_fi_stripe_on_{suffix}")
+        return handler(message, document, obj)
+
+    def _fi_stripe_event_object(self, message, document):
+        """``(handler suffix, data.object)`` of an event this endpoint handles;
+        raises ``FiIgnored`` (not handled, other mode) or ``FiBusinessError``
+        (no object)."""
         event_type = document.get("type")
         suffix = const.HANDLED_EVENTS.get(event_type)
         if not suffix:
@@ -246,8 +254,7 @@ class FiEndpoint(models.Model):
                 _("Stripe event %s carries no data.object with an id.", message.id),
                 "stripe_field",
             )
-        handler = getattr(self, f"_fi_stripe_on_{suffix}")
-        return handler(message, document, obj)
+        return suffix, obj
 
     def _fi_stripe_required(self, obj, *names):
         """Fail into an exception when the object lacks a field a handler

@@ -9,6 +9,7 @@ from odoo.addons.finance_integration_core.lib.errors import (
     FiTransientError,
 )
 
+from ..lib.batch import rounds
 from ..lib.money import minor_to_decimal
 
 #: metadata keys naming the Odoo invoice of a PaymentIntent
@@ -22,7 +23,63 @@ class FiEndpoint(models.Model):
     # ------------------------------------------------------------------
     # payment intents
     # ------------------------------------------------------------------
+    def _fi_handle_inbound_batch(self, messages, documents):
+        """``payment_intent.succeeded`` events in one go: each checked as
+        alone (``_fi_stripe_payment_plan``: re-fetch, match, idempotency,
+        payment_stripe link, unmatched exception), then the payments posted
+        together (``_fi_stripe_post_plans``). Other events, and a second
+        event of a PaymentIntent of the batch, are handled one by one after
+        it, as they would be alone."""
+        if self.provider != "stripe":
+            return super()._fi_handle_inbound_batch(messages, documents)
+        results = [None] * len(messages)
+        plans, planned, alone = [], set(), []
+        for index, (message, document) in enumerate(
+            zip(messages, documents, strict=True)
+        ):
+            obj = (document.get("data") or {}).get("object")
+            intent_id = obj.get("id") if isinstance(obj, dict) else None
+            if document.get("type") != "payment_intent.succeeded" or (
+                intent_id in planned
+            ):
+                alone.append(index)
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    suffix, obj = self._fi_stripe_event_object(message, document)
+                    plan = self._fi_stripe_payment_plan(message, document, obj)
+            except Exception as err:  # noqa: BLE001 - this message's outcome
+                results[index] = err
+                continue
+            if isinstance(plan, dict):
+                plans.append((index, plan))
+                planned.add(intent_id)
+            else:
+                results[index] = plan
+        # a failure here fails the batch: core then processes each alone
+        posted = self._fi_stripe_post_plans([plan for _index, plan in plans])
+        for (index, _plan), payment in zip(plans, posted, strict=True):
+            results[index] = payment
+        rest = super()._fi_handle_inbound_batch(
+            messages.browse([messages[i].id for i in alone]),
+            [documents[i] for i in alone],
+        )
+        for index, result in zip(alone, rest, strict=True):
+            results[index] = result
+        return results
+
     def _fi_stripe_on_payment_intent(self, message, document, obj):
+        plan = self._fi_stripe_payment_plan(message, document, obj)
+        if not isinstance(plan, dict):
+            return plan
+        return self._fi_stripe_post_plans([plan])[0]
+
+    def _fi_stripe_payment_plan(self, message, document, obj):
+        """Everything a PaymentIntent event needs checked before its payment
+        is posted: the record it resolves to (bound already, linked to its
+        payment_stripe payment, an invoice told of a failure), or the plan of
+        its payment (a dict for ``_fi_stripe_post_plans``). Raises what the
+        message fails with; writes nothing when it returns a plan."""
         binding = self.env["fi.binding"]
         bound = binding.to_odoo(self, "payment_intent", obj["id"])
         if bound:
@@ -113,7 +170,7 @@ class FiEndpoint(models.Model):
                 {"payment_intent": intent["id"], "payment_id": payment.id},
             )
             return payment
-        payment = self._fi_stripe_post_payment(
+        values = self._fi_stripe_payment_values(
             message,
             invoice.partner_id.commercial_partner_id,
             currency,
@@ -122,25 +179,57 @@ class FiEndpoint(models.Model):
             intent["id"],
             transaction=transaction,
         )
-        self._fi_stripe_reconcile(payment, invoice)
-        binding.bind(self, "payment_intent", intent["id"], payment, message)
-        self._fi_stripe_audit(
-            "stripe.payment_posted",
-            _(
-                "Stripe payment %(pi)s posted and reconciled with %(inv)s",
-                pi=intent["id"],
-                inv=invoice.name,
-            ),
-            payment,
-            message,
-            {
-                "payment_intent": intent["id"],
-                "amount": str(amount),
-                "currency": currency.name,
-                "invoice": invoice.name,
-            },
-        )
-        return payment
+        return {
+            "message": message,
+            "intent_id": intent["id"],
+            "invoice": invoice,
+            "currency": currency,
+            "amount": amount,
+            "transaction": transaction,
+            "values": values,
+        }
+
+    def _fi_stripe_post_plans(self, plans):
+        """Post the payments of checked PaymentIntents (``_fi_stripe_payment_plan``)
+        together: one create, one post, one reconciliation plan (an invoice paid
+        twice in the batch waits for the next round), then the binding and
+        the audit event of each. Returns the payments in the order of
+        ``plans``."""
+        binding = self.env["fi.binding"]
+        payments = {}
+        for batch in rounds(plans, key=lambda plan: plan["invoice"].id):
+            posted = self._fi_stripe_post_payments(
+                [(plan["values"], plan["transaction"]) for plan in batch]
+            )
+            self._fi_stripe_reconcile_many(
+                [
+                    (payment, plan["invoice"])
+                    for payment, plan in zip(posted, batch, strict=True)
+                ]
+            )
+            for payment, plan in zip(posted, batch, strict=True):
+                message, invoice = plan["message"], plan["invoice"]
+                binding.bind(
+                    self, "payment_intent", plan["intent_id"], payment, message
+                )
+                self._fi_stripe_audit(
+                    "stripe.payment_posted",
+                    _(
+                        "Stripe payment %(pi)s posted and reconciled with %(inv)s",
+                        pi=plan["intent_id"],
+                        inv=invoice.name,
+                    ),
+                    payment,
+                    message,
+                    {
+                        "payment_intent": plan["intent_id"],
+                        "amount": str(plan["amount"]),
+                        "currency": plan["currency"].name,
+                        "invoice": invoice.name,
+                    },
+                )
+                payments[id(plan)] = payment
+        return [payments[id(plan)] for plan in plans]
 
     def _fi_stripe_invoice_of(self, intent):
         """The Odoo invoice a PaymentIntent pays: metadata id or number, then
@@ -240,6 +329,16 @@ class FiEndpoint(models.Model):
     def _fi_stripe_post_payment(
         self, message, partner, currency, amount, direction, memo, transaction=None
     ):
+        values = self._fi_stripe_payment_values(
+            message, partner, currency, amount, direction, memo, transaction
+        )
+        return self._fi_stripe_post_payments([(values, transaction)])
+
+    def _fi_stripe_payment_values(
+        self, message, partner, currency, amount, direction, memo, transaction=None
+    ):
+        """The values of a Stripe payment on the clearing journal (checked:
+        configured journal, an amount Odoo can book in ``currency``)."""
         self._fi_stripe_check_accounts("stripe_journal_id")
         step = Decimal(str(currency.rounding))
         if amount % step:
@@ -273,29 +372,55 @@ class FiEndpoint(models.Model):
         }
         if transaction:
             values["payment_transaction_id"] = transaction.id
-        payment = self.env["account.payment"].create(values)
-        clearing = self._fi_stripe_clearing(currency)
-        if clearing:
-            payment.outstanding_account_id = clearing
-        payment.action_post()
-        if transaction:
-            transaction.payment_id = payment
-        return payment
+        return values
+
+    def _fi_stripe_post_payments(self, specs):
+        """Create and post payments together; ``specs`` are ``(values,
+        transaction)`` pairs (``_fi_stripe_payment_values``). The outstanding
+        account of each is the clearing account of its currency; a
+        payment_stripe transaction gets its payment. Returns the payments in
+        the order of ``specs``."""
+        payments = self.env["account.payment"].create([values for values, _t in specs])
+        currencies = self.env["res.currency"].browse(
+            [values["currency_id"] for values, _t in specs]
+        )
+        by_clearing = {}
+        for payment, currency in zip(payments, currencies, strict=True):
+            clearing = self._fi_stripe_clearing(currency)
+            if clearing:
+                by_clearing.setdefault(clearing, payment.browse())
+                by_clearing[clearing] |= payment
+        for clearing, group in by_clearing.items():
+            group.outstanding_account_id = clearing
+        payments.action_post()
+        for payment, (_values, transaction) in zip(payments, specs, strict=True):
+            if transaction:
+                transaction.payment_id = payment
+        return payments
 
     def _fi_stripe_reconcile(self, payment, document):
         """Reconcile a payment (or a credit note) with an invoice or credit
         note (open lines of the receivable account)."""
-        if not document or document.state != "posted":
-            return
-        entry = payment.move_id if payment._name == "account.payment" else payment
-        lines = (entry.line_ids | document.line_ids).filtered(
-            lambda line: (
-                line.account_id.account_type == "asset_receivable"
-                and not line.reconciled
+        self._fi_stripe_reconcile_many([(payment, document)])
+
+    def _fi_stripe_reconcile_many(self, pairs):
+        """Reconcile ``(payment or credit note, invoice or credit note)``
+        pairs in one reconciliation plan, each pair on its own."""
+        plan = []
+        for payment, document in pairs:
+            if not document or document.state != "posted":
+                continue
+            entry = payment.move_id if payment._name == "account.payment" else payment
+            lines = (entry.line_ids | document.line_ids).filtered(
+                lambda line: (
+                    line.account_id.account_type == "asset_receivable"
+                    and not line.reconciled
+                )
             )
-        )
-        if len(lines) > 1:
-            lines.reconcile()
+            if len(lines) > 1:
+                plan.append(lines)
+        if plan:
+            self.env["account.move.line"]._reconcile_plan(plan)
 
     # ------------------------------------------------------------------
     # refunds

@@ -13,3 +13,4 @@ from . import test_demo
 from . import test_close_kpis
 from . import test_uncollectible
 from . import test_backfill
+from . import test_payments_batch

@@ -15,14 +15,34 @@ from odoo.addons.finance_integration_core.lib.errors import (
 )
 from odoo.addons.finance_integration_core.lib.http import HttpResult
 
-from ..lib import api, balance, catchup, form, money, reconcile, settlement, signature
+from ..lib import (
+    api,
+    balance,
+    batch,
+    catchup,
+    form,
+    money,
+    reconcile,
+    settlement,
+    signature,
+)
 
 SECRET = "whsec_test_lib_0123456789"
 OTHER = "whsec_test_lib_rotated_987"
 
 
 def load_tests(loader, tests, ignore):
-    doctested = (api, balance, catchup, form, money, reconcile, settlement, signature)
+    doctested = (
+        api,
+        balance,
+        batch,
+        catchup,
+        form,
+        money,
+        reconcile,
+        settlement,
+        signature,
+    )
     for module in doctested:
         tests.addTests(doctest.DocTestSuite(module))
     return tests
