@@ -156,8 +156,20 @@ class FiMessage(models.Model):
         each is found from its own audit trail."""
         touched = self.env.cr.cache.pop(TOUCHED_BY_HANDLER, None) or {}
         main_key = (main._name, main.id) if main else None
+        self._fi_audit_name_touched(
+            touched,
+            {main_key},
+            {
+                "main_model": main_key[0] if main_key else None,
+                "main_id": main_key[1] if main_key else None,
+            },
+        )
+
+    def _fi_audit_name_touched(self, touched, skipped, facts):
+        """``record.<change>`` events of ``touched`` ({(model, id): change})
+        on this message, but for the ``skipped`` (model, id) keys."""
         for (model, record_id), change in sorted(touched.items()):
-            if (model, record_id) == main_key:
+            if (model, record_id) in skipped:
                 continue
             record = self.env[model].sudo().browse(record_id).exists()
             if not record:  # created and removed again by the handler
@@ -167,14 +179,40 @@ class FiMessage(models.Model):
                 f"{self.display_name}: {record.display_name} {change}",
                 record=record,
                 message=self,
-                facts={
-                    "change": change,
-                    "model": model,
-                    "res_id": record_id,
-                    "main_model": main_key[0] if main_key else None,
-                    "main_id": main_key[1] if main_key else None,
-                },
+                facts=dict(facts, change=change, model=model, res_id=record_id),
             )
+
+    def _fi_run_batch_handler(self, documents):
+        """A batch of messages (core's batched processing), recorded as each
+        alone would be: ``message.validated`` for each message handled, and
+        the records the batch touched besides the messages' main records named
+        once each, on the batch's first message, with the batch in the facts."""
+        cache = self.env.cr.cache
+        cache.pop(VALUE_MAPS, None)
+        cache[TOUCHED] = {}
+        try:
+            results = super()._fi_run_batch_handler(documents)
+        finally:
+            touched = cache.pop(TOUCHED, None) or {}
+        handled = [
+            (message, result)
+            for message, result in zip(self, results, strict=False)
+            if not isinstance(result, BaseException)
+        ]
+        for message, _result in handled:
+            if message.flow_id.schema_json:
+                message._fi_audit(
+                    "message.validated",
+                    {"schema_version": message.flow_id.schema_version or None},
+                )
+        if handled:
+            mains = {(r._name, r.id) for _m, r in handled if r}
+            handled[0][0]._fi_audit_name_touched(
+                touched,
+                mains,
+                {"main_model": None, "main_id": None, "batch": self.ids},
+            )
+        return results
 
     def _fi_mark_ignored(self, reason):
         result = super()._fi_mark_ignored(reason)

@@ -188,3 +188,51 @@ class TestTrace(AuditCommon):
             )
         )
         self.assertFalse(self.trail_of(self.existing).message_id)
+
+    def test_batched_processing_names_what_the_batch_touched_once_each(self):
+        self.flow.process_batch_size = 3
+        statuses = [
+            self.receive(
+                {"id": f"evt_batch{n}", "type": "customer.created", "data": {}}
+            )
+            for n in (1, 2)
+        ]
+        messages = self.env["fi.message"].browse(
+            [a["message_id"] for _s, a in statuses]
+        )
+        self.run_jobs()
+        self.seal()
+        self.assertEqual(messages.mapped("state"), ["done", "done"])
+        jobs = self.env["queue.job"].search(
+            [("uuid", "in", messages.mapped("job_uuid"))]
+        )
+        batch_job = jobs.filtered(lambda j: (j.result or "").startswith("batch of 2"))
+        self.assertEqual(len(batch_job), 1, "one job processed both messages")
+        first = messages.filtered(lambda m: m.job_uuid == batch_job.uuid)
+        mains = self.env["account.move"].search([("ref", "like", "main evt_batch%")])
+        sides = self.env["account.move"].search([("ref", "like", "side evt_batch%")])
+        self.assertEqual(len(mains), 2)
+        self.assertEqual(len(sides), 2)
+        done = self.events.search(
+            [("message_id", "in", messages.ids), ("event_type", "=", "message.done")]
+        )
+        self.assertEqual(
+            {(e.message_id, e.res_id) for e in done},
+            {(m, m.res_id) for m in messages},
+            "each message done with its own main record",
+        )
+        named = self.events.search(
+            [("message_id", "in", messages.ids), ("event_type", "like", "record.%")]
+        )
+        self.assertEqual(
+            {(e.event_type, e.res_model, e.res_id) for e in named},
+            {("record.created", "account.move", side.id) for side in sides}
+            | {
+                ("record.changed", "account.move", self.existing.id),
+                ("record.changed", "res.partner", self.partner.id),
+            },
+            "the batch's side records named once each, its main records not",
+        )
+        self.assertEqual(named.message_id, first)
+        facts = json.loads(named[0].facts)
+        self.assertEqual(sorted(facts["batch"]), sorted(messages.ids))
