@@ -78,3 +78,7 @@ DISPUTE_CATEGORIES = frozenset({"dispute", "dispute_reversal"})
 
 #: value map code of balance-transaction ``reporting_category`` -> account
 BALANCE_CATEGORY_MAP = "stripe_balance_category"
+
+#: flows installed with a processing batch size above 1 (core's batched
+#: processing: one job posts up to that many queued payments together)
+BATCH_SIZES = {"payment_intent.succeeded": 20}

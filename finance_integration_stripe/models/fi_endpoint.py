@@ -338,6 +338,7 @@ class FiEndpoint(models.Model):
                         "action": "stripe",
                         "system_of_record": "external",
                         "owner_id": endpoint.responsible_id.id,
+                        "process_batch_size": const.BATCH_SIZES.get(event_type, 1),
                     }
                 )
             endpoint._fi_stripe_refund_flow()
