@@ -229,6 +229,11 @@ class FiEndpoint(models.Model):
                     },
                 )
                 payments[id(plan)] = payment
+        # an uncollectible invoice paid after all: its write-off is withdrawn
+        paid = {plan["invoice"].id: plan["message"] for plan in plans}
+        self.env["account.move"].browse(list(paid))._fi_stripe_withdraw_paid_writeoffs(
+            paid
+        )
         return [payments[id(plan)] for plan in plans]
 
     def _fi_stripe_invoice_of(self, intent):

@@ -209,6 +209,27 @@ class AccountMove(models.Model):
             )
         return True
 
+    def _fi_stripe_withdraw_paid_writeoffs(self, messages=None):
+        """Cancel the pending uncollectible write-offs of these invoices that
+        are no longer due (paid since: a Stripe payment posted on them), with
+        the reason, as soon as it happens rather than at approval.
+        ``messages``: {invoice id: the message that paid it}."""
+        messages = messages or {}
+        pending = self.sudo().search(
+            [
+                ("fi_stripe_writeoff_invoice_id", "in", self.ids),
+                ("fi_stripe_writeoff_kind", "=", "uncollectible"),
+                ("fi_stripe_writeoff_state", "in", PENDING_STATES),
+            ]
+        )
+        for writeoff in pending:
+            reason = writeoff._fi_stripe_writeoff_obsolete()
+            if reason:
+                writeoff._fi_stripe_cancel_writeoff(
+                    reason, messages.get(writeoff.fi_stripe_writeoff_invoice_id.id)
+                )
+        return pending
+
     def _fi_stripe_close_case(self, note):
         case = self.fi_stripe_case_id.sudo()
         if case.state in OPEN_STATES:

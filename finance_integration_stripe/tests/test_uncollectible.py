@@ -174,3 +174,28 @@ class TestStripeUncollectible(StripeCommon):
         with self.assertRaises(UserError):
             writeoff.with_user(self.owner).action_fi_stripe_approve_writeoff()
         self.assertEqual(move.amount_residual, 45.00)
+
+    def test_stripe_payment_of_the_invoice_withdraws_its_write_off_at_once(self):
+        move, _message = self.uncollectible(35.00, "in_unc_0005")
+        writeoff = self.bound("uncollectible_writeoff", "in_unc_0005")
+        intent = self.intent(move, 3500)
+        event = self.stripe.event("payment_intent.succeeded", intent)
+        self.deliver(event)
+        self.run_jobs()
+        paying = self.message_of(event)
+        self.assertEqual(paying.state, "done", paying.error_message)
+        self.assertEqual(move.amount_residual, 0.0)
+        # withdrawn when the payment posts, not when someone tries to approve
+        self.assertEqual(writeoff.fi_stripe_writeoff_state, "cancelled")
+        self.assertEqual(writeoff.state, "cancel")
+        self.assertIn("paid", writeoff.fi_stripe_writeoff_note)
+        case = self.bound("uncollectible_case", "in_unc_0005")
+        self.assertEqual(case.state, "resolved")
+        cancelled = [
+            kw
+            for t, kw in self.events
+            if t == "stripe.uncollectible_writeoff_cancelled"
+        ]
+        self.assertEqual(len(cancelled), 1)
+        self.assertEqual(cancelled[0].get("message"), paying)
+        self.assertNotIn("stripe_pending_bad_debts", self.blockers())
