@@ -183,6 +183,7 @@ class AccountBankStatementLine(models.Model):
                 )
         self._fi_insert_copies(
             "account_move",
+            move_cols,
             move.id,
             ("id", "name", "sequence_number", "made_sequence_gap", *MOVE_AMOUNTS)
             + tuple(move_keys),
@@ -191,6 +192,7 @@ class AccountBankStatementLine(models.Model):
         )
         self._fi_insert_copies(
             "account_bank_statement_line",
+            line_cols,
             prototype.id,
             ("id", "move_id", "internal_index", "amount_residual") + tuple(line_keys),
             line_rows,
@@ -204,6 +206,7 @@ class AccountBankStatementLine(models.Model):
         )
         self._fi_insert_copies(
             "account_move_line",
+            self._fi_columns("account_move_line"),
             None,
             ("id", "move_id", "statement_line_id", "move_name", "name", "date")
             + AML_AMOUNTS,
@@ -272,12 +275,12 @@ class AccountBankStatementLine(models.Model):
             vals[fname], empty, vals, validate=False
         )
 
-    def _fi_insert_copies(self, table, source_id, changed, rows, null=()):
+    def _fi_insert_copies(self, table, columns, source_id, changed, rows, null=()):
         """INSERT one row per ``rows`` tuple, a copy of row ``source_id`` of
-        ``table`` (or of the row whose id is each tuple's first value, when
+        ``table`` (``columns``: its ``_fi_columns``, read once by the caller)
+        (or of the row whose id is each tuple's first value, when
         ``source_id`` is None) with the ``changed`` columns from the tuple and
         the ``null`` ones empty."""
-        columns = self._fi_columns(table)
         source = () if source_id else ("source",)
         names = source + tuple(changed)
         select = [
