@@ -36,6 +36,36 @@ class TestStripePayments(StripeCommon):
             self.env["account.payment"].search_count([("memo", "=", intent["id"])]), 1
         )
 
+    def test_stripe_payment_has_one_provenance_note_and_the_invoice_tracks_paid(self):
+        # the chatter as in production: the suite's tests run without tracking
+        self.env = self.env(context=dict(self.env.context, tracking_disable=False))
+        invoice = self.invoice(12.50)
+        intent = self.intent(invoice, 1250)
+        event = self.stripe.event("payment_intent.succeeded", intent)
+        self.deliver(event)
+        self.run_jobs()
+        message = self.message_of(event)
+        self.assertEqual(message.state, "done", message.error_message)
+        payment = self.bound("payment_intent", intent["id"])
+        # no "created" log, no "Draft -> In Process" tracking: one note that
+        # says where the payment comes from
+        notes = payment.message_ids
+        self.assertEqual(len(notes), 1, notes.mapped("body"))
+        for fact in (
+            event["id"],
+            intent["id"],
+            message.correlation_id,
+            str(message.id),
+        ):
+            self.assertIn(fact, notes.body)
+        self.assertFalse(notes.tracking_value_ids)
+        self.assertFalse(payment.move_id.message_ids.tracking_value_ids)
+        # the invoice it pays tracks its payment status as usual
+        tracked = invoice.message_ids.tracking_value_ids.filtered(
+            lambda value: value.field_id.name == "payment_state"
+        )
+        self.assertEqual(tracked.mapped("new_value_char"), ["Paid"])
+
     def test_older_event_is_read_through_the_current_object(self):
         invoice = self.invoice(25.00)
         intent = self.intent(invoice, 2500, status="requires_payment_method")
