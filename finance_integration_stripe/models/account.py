@@ -32,6 +32,31 @@ class AccountMoveLine(models.Model):
         "line: what the bank statement line is matched by).",
     )
 
+    def _reconcile_plan(self, reconciliation_plan):
+        """Every reconciliation, whoever makes it (a payment registered by
+        hand, the bank reconciliation, the reconcile wizard): a customer
+        invoice it pays off withdraws its pending uncollectible write-off at
+        once, with the reason. The connector's own payments withdraw theirs
+        themselves, naming the message that paid (``fi_stripe_writeoff_deferred``)."""
+        result = super()._reconcile_plan(reconciliation_plan)
+        if not self.env.context.get("fi_stripe_writeoff_deferred"):
+            invoices = _plan_lines(self.browse(), reconciliation_plan).move_id.filtered(
+                lambda move: move.move_type == "out_invoice"
+            )
+            if invoices:
+                invoices._fi_stripe_withdraw_paid_writeoffs()
+        return result
+
+
+def _plan_lines(lines, plan):
+    """The move lines of a reconciliation plan (lists of lines or of plans)."""
+    for item in plan:
+        if isinstance(item, models.BaseModel):
+            lines |= item
+        else:
+            lines = _plan_lines(lines, item)
+    return lines
+
 
 class AccountPayment(models.Model):
     _inherit = "account.payment"

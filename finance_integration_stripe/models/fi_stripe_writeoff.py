@@ -122,6 +122,7 @@ class AccountMove(models.Model):
         "Written-off Invoice",
         readonly=True,
         copy=False,
+        index="btree_not_null",
         help="The invoice whose open amount this write-off clears.",
     )
     fi_stripe_writeoff_note = fields.Char(

@@ -136,14 +136,16 @@ class TestStripeUncollectible(StripeCommon):
         self.assertEqual(move.amount_residual, 0.0)
         self.assertAlmostEqual(self.balance(self.bad_debts), 120.00)
 
-    def test_invoice_paid_in_the_meantime_cancels_the_write_off(self):
+    def test_invoice_paid_by_hand_in_odoo_withdraws_the_write_off_at_once(self):
         move, _message = self.uncollectible(40.00, "in_unc_0003")
         writeoff = self.bound("uncollectible_writeoff", "in_unc_0003")
+        self.assertIn("stripe_pending_bad_debts", self.blockers())
+        # a payment registered in Odoo, not through Stripe
         self.env["account.payment.register"].with_context(
             active_model="account.move", active_ids=move.ids
         ).create({})._create_payments()
         self.assertEqual(move.amount_residual, 0.0)
-        writeoff.with_user(self.owner).action_fi_stripe_approve_writeoff()
+        # withdrawn when the invoice is paid, before anyone tries to approve
         self.assertEqual(writeoff.fi_stripe_writeoff_state, "cancelled")
         self.assertEqual(writeoff.state, "cancel")
         self.assertIn("paid", writeoff.fi_stripe_writeoff_note)
@@ -154,6 +156,18 @@ class TestStripeUncollectible(StripeCommon):
         self.assertIn(
             "stripe.uncollectible_writeoff_cancelled", [t for t, _kw in self.events]
         )
+        self.assertNotIn("stripe_pending_bad_debts", self.blockers())
+        with self.assertRaisesRegex(UserError, "not waiting for approval"):
+            writeoff.with_user(self.owner).action_fi_stripe_approve_writeoff()
+
+    def test_invoice_reset_to_draft_cancels_the_write_off_at_approval(self):
+        move, _message = self.uncollectible(42.00, "in_unc_0006")
+        writeoff = self.bound("uncollectible_writeoff", "in_unc_0006")
+        move.button_draft()
+        writeoff.with_user(self.owner).action_fi_stripe_approve_writeoff()
+        self.assertEqual(writeoff.fi_stripe_writeoff_state, "cancelled")
+        self.assertIn("no longer posted", writeoff.fi_stripe_writeoff_note)
+        self.assertAlmostEqual(self.balance(self.bad_debts), 0.0)
 
     def test_invoice_voided_in_stripe_cancels_the_write_off(self):
         move, _message = self.uncollectible(45.00, "in_unc_0004")
