@@ -249,7 +249,11 @@ class FiEndpoint(models.Model):
         if not dry_run:
             vals = {"state": state, "move_id": move.id if move else False}
             if move:
-                vals.update(net_minor=int(payout["amount"]), variance_minor=0)
+                vals.update(
+                    net_minor=int(payout["amount"]),
+                    variance_minor=0,
+                    fx_difference_minor=self._fi_stripe_booked_fx_minor(move),
+                )
             self._fi_stripe_note_payout(None, payout, **vals)
             self._fi_stripe_audit(
                 "stripe.payout_registered",
@@ -268,6 +272,25 @@ class FiEndpoint(models.Model):
                 },
             )
         return move
+
+    def _fi_stripe_booked_fx_minor(self, move):
+        """The FX difference a settlement entry booked, in company minor
+        units, debit positive (as ``_fi_stripe_entry`` books ``fx_minor``):
+        what a payout registered after its settlement reports."""
+        account = self.stripe_fx_account_id
+        if not account:
+            return 0
+        code = self.company_id.currency_id.name
+        total = sum(
+            (
+                Decimal(str(line.balance))
+                for line in move.line_ids
+                if line.account_id == account
+            ),
+            Decimal(0),
+        )
+        step = Decimal(1).scaleb(-exponent(code))
+        return decimal_to_minor(total.quantize(step), code)
 
     def _fi_stripe_note_payout(self, message, payout, **vals):
         """Register what Odoo did of ``payout`` (``fi.stripe.payout``), noted

@@ -202,9 +202,16 @@ class TestStripeBackfillPayouts(StripeCommon):
                     ),
                     Command.create(
                         {
+                            "account_id": self.fx.id,
+                            "name": "Stripe payout po_reg_settled: FX difference",
+                            "balance": 0.37,
+                        }
+                    ),
+                    Command.create(
+                        {
                             "account_id": self.clearing.id,
                             "name": "Stripe payout po_reg_settled: balance",
-                            "balance": -50.0,
+                            "balance": -50.37,
                         }
                     ),
                 ],
@@ -282,6 +289,8 @@ class TestStripeBackfillPayouts(StripeCommon):
         settled = rows["po_reg_settled"]
         self.assertEqual(settled.move_id, self.legacy)
         self.assertEqual((settled.amount_minor, settled.variance_minor), (5000, 0))
+        # the FX difference its entry booked (KPIs sum it)
+        self.assertEqual(settled.fx_difference_minor, 37)
         self.assertEqual(settled.stripe_status, "paid")
         self.assertEqual(rows["po_reg_failed"].stripe_status, "failed")
         self.assertEqual(self.bound("payout", "po_reg_settled"), self.legacy)
