@@ -15,6 +15,8 @@ _logger = logging.getLogger(__name__)
 
 #: per server process: dispatcher slots known to be planned (lib/outbox.py)
 PLANNED_DISPATCH = PlannedSlots()
+#: queue_job priority of dispatcher jobs (lower runs first; processing jobs 10)
+DISPATCH_PRIORITY = 5
 
 
 class FiEndpointDispatch(models.Model):
@@ -32,6 +34,12 @@ class FiEndpointDispatch(models.Model):
         return endpoint.with_delay(
             channel="root.fi",
             eta=eta,
+            # before the processing jobs already queued (queue_job's default
+            # priority 10; the runner starts due jobs by priority): else a
+            # dispatcher waits behind every job of the previous dispatch (13 s
+            # behind 238 queued messages measured) and messages get their jobs
+            # in bursts
+            priority=DISPATCH_PRIORITY,
             identity_key=self._fi_dispatcher_identity(slot),
             description=f"Dispatch received messages of endpoint {self.id}",
         )._fi_dispatch()

@@ -10,6 +10,8 @@ from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.queue_job.job import DEFAULT_PRIORITY
+
 from ..lib.outbox import naive_utc
 from ..lib.signature import sign
 from ..models import fi_endpoint_dispatch
@@ -85,6 +87,11 @@ class TestWebhookIntake(FiCommon, HttpCase):
         dispatcher = self.pending_jobs("_fi_dispatch")
         self.assertEqual(len(dispatcher), 1)
         self.assertEqual(dispatcher.user_id, self.bot, "jobs never run as superuser")
+        # due, it starts before the processing jobs already queued
+        self.assertLess(dispatcher.priority, DEFAULT_PRIORITY)
+        self.run_jobs()
+        processing = self.env["queue.job"].search([("uuid", "=", message.job_uuid)])
+        self.assertEqual(processing.priority, DEFAULT_PRIORITY)
 
     def test_redelivery_answers_200_and_creates_nothing(self):
         body = self.body_of(self.event("evt_dup"))
