@@ -64,6 +64,23 @@ def decimal_to_minor(value, currency):
     return int(scaled)
 
 
+def odoo_amounts_to_minor(amounts, currency, places=None):
+    """Stripe's integer amount for the sum of amounts as Odoo stores them
+    (floats rounded to the currency): each read through its shortest repr,
+    summed as ``Decimal``, rounded to ``places`` decimals (default: the
+    currency's at Stripe).
+
+    >>> odoo_amounts_to_minor([0.1, 0.2], "eur")
+    30
+    >>> odoo_amounts_to_minor([1500.0], "jpy")
+    1500
+    """
+    total = sum((Decimal(str(amount)) for amount in amounts), Decimal(0))
+    if places is None:
+        places = exponent(currency)
+    return decimal_to_minor(total.quantize(Decimal(1).scaleb(-places)), currency)
+
+
 def format_totals(totals, empty="EUR"):
     """Per-currency minor-unit totals as one short text, currencies sorted;
     no total at all shows zero in ``empty``.

@@ -10,7 +10,10 @@ from odoo.addons.finance_integration_core.lib.errors import (
 )
 
 from ..lib import const
-from ..lib.money import decimal_to_minor, exponent, minor_to_decimal
+from ..lib.money import (
+    minor_to_decimal,
+    odoo_amounts_to_minor,
+)
 from ..lib.settlement import Settlement, SettlementError, category_of, fx_difference
 
 
@@ -280,17 +283,10 @@ class FiEndpoint(models.Model):
         account = self.stripe_fx_account_id
         if not account:
             return 0
-        code = self.company_id.currency_id.name
-        total = sum(
-            (
-                Decimal(str(line.balance))
-                for line in move.line_ids
-                if line.account_id == account
-            ),
-            Decimal(0),
+        return odoo_amounts_to_minor(
+            [line.balance for line in move.line_ids if line.account_id == account],
+            self.company_id.currency_id.name,
         )
-        step = Decimal(1).scaleb(-exponent(code))
-        return decimal_to_minor(total.quantize(step), code)
 
     def _fi_stripe_note_payout(self, message, payout, **vals):
         """Register what Odoo did of ``payout`` (``fi.stripe.payout``), noted
@@ -355,7 +351,7 @@ class FiEndpoint(models.Model):
     @staticmethod
     def _fi_stripe_to_minor(value, code):
         """Minor units of an Odoo amount (a float rounded to the currency)."""
-        return decimal_to_minor(Decimal(f"{value:.{exponent(code)}f}"), code)
+        return odoo_amounts_to_minor([value], code)
 
     def _fi_stripe_fx_rows(self, settlement, currency, date, label):
         """The rows of the converted transactions (off their account in the

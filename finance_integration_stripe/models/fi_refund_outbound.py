@@ -1,11 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from decimal import Decimal
 
 from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..lib.money import decimal_to_minor
+from ..lib.money import odoo_amounts_to_minor
 
 REFUND_FLOW = "refund.create"
 
@@ -149,10 +148,10 @@ class AccountMove(models.Model):
                         note.display_name,
                     )
                 )
-            amount = Decimal(str(note.amount_residual))
-            minor = decimal_to_minor(
-                amount.quantize(Decimal(1).scaleb(-note.currency_id.decimal_places)),
+            minor = odoo_amounts_to_minor(
+                [note.amount_residual],
                 note.currency_id.name,
+                note.currency_id.decimal_places,
             )
             payload = {
                 "payment_intent": intent,
