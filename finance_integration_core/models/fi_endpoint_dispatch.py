@@ -98,7 +98,9 @@ class FiEndpointDispatch(models.Model):
             )
 
     def _fi_dispatch(self, batch=500, max_batches=20):
-        """Turn received messages into one processing job each, in batches."""
+        """Turn received messages into processing jobs, in batches: one job
+        per message, or per group of a batched flow's messages
+        (``_fi_enqueue_dispatched``)."""
         self.ensure_one()
         if self.state not in ("active",):
             return f"endpoint in state {self.state}: nothing dispatched"
@@ -121,7 +123,7 @@ class FiEndpointDispatch(models.Model):
             ids = [row[0] for row in self.env.cr.fetchall()]
             if not ids:
                 break
-            self.env["fi.message"].browse(ids)._fi_enqueue_processing()
+            self.env["fi.message"].browse(ids)._fi_enqueue_dispatched()
             self.env.flush_all()  # the next batch's query must see them queued
             total += len(ids)
             if len(ids) < batch:

@@ -31,6 +31,8 @@ STATES = [
 ]
 #: states from which processing may (re)start
 PROCESSABLE = ("queued", "retry")
+#: identity keys of the jobs of one message (``_fi_job_identity``) begin so
+SINGLE_JOB_IDENTITY = "fi.message:"
 #: PostgreSQL errors that a later try can overcome
 TRANSIENT_PGCODES = {
     errorcodes.LOCK_NOT_AVAILABLE,
@@ -355,7 +357,7 @@ class FiMessage(models.Model):
     def _fi_job_identity(self):
         """One job per message and try: attempt number, and the conflict
         number when a conflict retries the same attempt."""
-        identity = f"fi.message:{self.id}:{self.attempts}"
+        identity = f"{SINGLE_JOB_IDENTITY}{self.id}:{self.attempts}"
         return f"{identity}:c{self.conflict_count}" if self.conflict_count else identity
 
     def _fi_process(self):

@@ -12,6 +12,13 @@ processed alone; when the batch fails as a whole, each message is processed
 alone in its own savepoint (``_fi_process_one``), so that one bad message never
 fails its neighbours. The jobs of the claimed messages are marked done in the
 same transaction: the job runner never starts them.
+
+The dispatcher does better still for the messages it turns into jobs: it
+cuts the received messages of a batched flow into groups of up to N and gives
+each group one job (``_fi_process_group``), so that a burst of events costs one
+job per N messages, and no claim ever waits on a job the runner is starting.
+The claim stays for the messages that get a job of their own (a retry, a
+replay): it only takes messages whose job is a single message's.
 """
 
 import logging
@@ -26,7 +33,8 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import DONE, PENDING
 
 from ..lib.errors import FiIgnored
-from .fi_message import TRANSIENT_PGCODES
+from ..lib.hashing import sha256_hex
+from .fi_message import PROCESSABLE, SINGLE_JOB_IDENTITY, TRANSIENT_PGCODES
 
 _logger = logging.getLogger(__name__)
 
@@ -95,11 +103,15 @@ class FiMessage(models.Model):
             "WHERE m.endpoint_id = %s AND m.flow_id = %s AND m.direction = 'in' "
             "AND m.state = 'queued' AND m.id != %s AND j.state = %s "
             "AND (j.eta IS NULL OR j.eta <= now() at time zone 'UTC') "
+            # a message's own job only: the job of a group (or of a scheduled
+            # batch unit) still has other messages to process
+            "AND j.identity_key LIKE %s "
             "ORDER BY m.id DESC LIMIT %s FOR UPDATE OF m, j SKIP LOCKED",
             self.endpoint_id.id,
             self.flow_id.id,
             self.id,
             PENDING,
+            SINGLE_JOB_IDENTITY + "%",
             limit,
         )
         try:
@@ -114,6 +126,92 @@ class FiMessage(models.Model):
         messages = self.browse([row[0] for row in reversed(rows)])
         jobs = self.env["queue.job"].sudo().browse([row[1] for row in rows])
         return messages, jobs
+
+    # ------------------------------------------------------------------
+    # groups: one job for up to N messages, made by the dispatcher
+    # ------------------------------------------------------------------
+    def _fi_enqueue_dispatched(self):
+        """The dispatcher's jobs for these received messages: the messages of
+        each batched flow (and endpoint) in groups of up to its batch size,
+        one job per group, in the order received; every other message, and a
+        group of one, in a job of its own."""
+        groups, singles = {}, []
+        for message in self:
+            if message._fi_batch_size() > 1:
+                key = (message.endpoint_id.id, message.flow_id.id)
+                groups.setdefault(key, []).append(message.id)
+            else:
+                singles.append(message.id)
+        for ids in groups.values():
+            size = self.browse(ids[0])._fi_batch_size()
+            for start in range(0, len(ids), size):
+                chunk = ids[start : start + size]
+                if len(chunk) == 1:
+                    singles.extend(chunk)
+                else:
+                    self.browse(chunk)._fi_enqueue_group()
+        self.browse(singles)._fi_enqueue_processing()
+
+    def _fi_enqueue_group(self):
+        """One processing job for these inbound messages of one flow and
+        endpoint, on the flow's channel, as the endpoint's integration user;
+        the identity key (the messages and their tries) stops a second one."""
+        first = self[0]
+        tries = ",".join(f"{m.id}:{m.attempts}:{m.conflict_count}" for m in self)
+        job = (
+            self.with_user(first.endpoint_id.integration_user_id)
+            .with_company(first.company_id)
+            .with_delay(
+                channel=first.flow_id.channel or "root.fi",
+                identity_key=f"fi.group:{sha256_hex(tries)}",
+                description=f"Process {len(self)} messages of flow "
+                f"{first.flow_id.name}",
+                max_retries=5,
+            )
+            ._fi_process_group()
+        )
+        self.sudo().write({"state": "queued", "job_uuid": job.uuid})
+        return job
+
+    def _fi_process_group(self):
+        """Job: process these messages together (``_fi_process_together``).
+
+        Locks them first (waiting for a transaction that holds one, in id
+        order: two groups never deadlock) and processes those still queued
+        for this job; one that was replayed or retried meanwhile belongs to
+        its new job. A message whose endpoint holds it back returns to the
+        outbox, as alone."""
+        if not self:
+            return "nothing to do"
+        job_uuid = self.env.context.get("job_uuid")
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT id, state, job_uuid FROM fi_message WHERE id IN %s "
+            "ORDER BY id FOR UPDATE",
+            (tuple(self.ids),),
+        )
+        mine = [
+            row[0]
+            for row in self.env.cr.fetchall()
+            if row[1] in PROCESSABLE and (not job_uuid or row[2] == job_uuid)
+        ]
+        messages = self.browse(mine)
+        if not messages:
+            return f"nothing to do: messages {self.ids} are no longer this job's"
+        held = messages.filtered(lambda m: m._fi_hold_reason())
+        if held:
+            held.write({"state": "new", "job_uuid": False})
+            messages -= held
+        summaries = []
+        if len(messages) > 1:
+            summaries = messages._fi_process_together()
+        elif messages:
+            summaries = [messages._fi_process_one()]
+        done = sum(1 for text in summaries if text.startswith("done"))
+        text = f"batch of {len(messages)} ({done} done): " + "; ".join(summaries[:20])
+        if held:
+            text += f"; held back: {held[0]._fi_hold_reason()} ({len(held)})"
+        return text
 
     def _fi_process_batch(self, size):
         """Process this message with up to ``size - 1`` claimed neighbours."""

@@ -17,7 +17,15 @@ from .test_processing import POSTING_CODE
 
 def queued_messages(env, endpoint, flow, count, prefix, **data):
     """``count`` inbound messages of ``flow``, queued with a pending job each
-    (as the dispatcher leaves them)."""
+    (as a retry or a replay leaves them)."""
+    messages = received_messages(env, endpoint, flow, count, prefix, **data)
+    messages._fi_enqueue_processing()
+    return messages
+
+
+def received_messages(env, endpoint, flow, count, prefix, **data):
+    """``count`` inbound messages of ``flow`` as intake stores them (new, in
+    the outbox, no job yet)."""
     messages = env["fi.message"].sudo()
     for index in range(count):
         name = f"{prefix}{index}"
@@ -38,7 +46,6 @@ def queued_messages(env, endpoint, flow, count, prefix, **data):
                 "payload": json.dumps(payload),
             }
         )
-    messages._fi_enqueue_processing()
     return messages
 
 
@@ -177,6 +184,102 @@ class TestProcessingBatch(FiCommon):
         self.assertEqual(bad.state, "failed", "only the bad one fails")
         self.assertIn("blocked", bad.error_message)
         self.assertEqual(set(self.jobs_of(good[1:] | bad).mapped("state")), {"done"})
+
+    # ------------------------------------------------------------------
+    # groups made by the dispatcher
+    # ------------------------------------------------------------------
+    def received(self, count, prefix="Group "):
+        return received_messages(self.env, self.endpoint, self.flow, count, prefix)
+
+    def test_dispatcher_gives_a_batched_flows_messages_one_job_per_group(self):
+        self.flow.process_batch_size = 3
+        messages = self.received(7)
+        self.endpoint._fi_dispatch()
+        self.assertEqual(set(messages.mapped("state")), {"queued"})
+        uuids = list(dict.fromkeys(messages.mapped("job_uuid")))
+        # in the order received: 3, 3, and the last one alone
+        self.assertEqual(len(uuids), 3)
+        self.assertEqual(
+            messages.mapped("job_uuid"),
+            [uuids[0]] * 3 + [uuids[1]] * 3 + [uuids[2]],
+        )
+        jobs = self.jobs_of(messages)
+        self.assertEqual(len(jobs), 3, "one job per group, not one per message")
+        self.assertEqual(
+            sorted(jobs.mapped("method_name")),
+            ["_fi_process", "_fi_process_group", "_fi_process_group"],
+        )
+        calls, spy = self.spy_batches()
+        with spy:
+            self.run_jobs()
+        # the last one in its own job (a batch of one: nothing left to claim)
+        self.assertEqual(
+            sorted(calls), [messages[:3].ids, messages[3:6].ids, messages[6:].ids]
+        )
+        self.assertEqual(set(messages.mapped("state")), {"done"})
+        self.assertEqual(set(messages.mapped("attempts")), {1})
+        self.assertEqual(len(self.partners("Group ")), 7)
+        results = self.jobs_of(messages[:3]).result
+        self.assertIn("batch of 3 (3 done)", results)
+
+    def test_dispatcher_gives_a_message_of_an_unbatched_flow_its_own_job(self):
+        messages = self.received(2)
+        self.endpoint._fi_dispatch()
+        self.assertEqual(len(set(messages.mapped("job_uuid"))), 2)
+        self.assertEqual(
+            set(self.jobs_of(messages).mapped("method_name")), {"_fi_process"}
+        )
+
+    def test_group_job_leaves_a_message_retried_meanwhile_to_its_new_job(self):
+        self.flow.process_batch_size = 3
+        messages = self.received(3, prefix="Moved ")
+        self.endpoint._fi_dispatch()
+        group_job = self.jobs_of(messages)
+        # the third one is replayed into a job of its own before the group runs
+        messages[2]._fi_enqueue_processing()
+        self.assertNotEqual(messages[2].job_uuid, group_job.uuid)
+        calls, spy = self.spy_batches()
+        with spy:
+            self.run_jobs()
+        self.assertIn(messages[:2].ids, calls, "the group processed its two")
+        self.assertEqual(
+            [ids for ids in calls if messages[2].id in ids],
+            [messages[2:].ids],
+            "the third alone, by its own job",
+        )
+        self.assertEqual(set(messages.mapped("state")), {"done"})
+        self.assertEqual(set(messages.mapped("attempts")), {1}, "each processed once")
+        self.assertEqual(len(self.partners("Moved ")), 3)
+
+    def test_claim_never_takes_a_message_of_a_group_job(self):
+        self.flow.process_batch_size = 3
+        grouped = self.received(3, prefix="Grouped ")
+        self.endpoint._fi_dispatch()
+        alone = self.queued(1, prefix="Alone ")
+        calls, spy = self.spy_batches()
+        with spy:
+            summary = alone._fi_process()
+        self.assertIn("batch of 1", summary)
+        self.assertEqual(calls, [alone.ids])
+        self.assertEqual(set(grouped.mapped("state")), {"queued"})
+        self.assertEqual(self.jobs_of(grouped).state, "pending")
+        self.run_jobs()
+        self.assertEqual(set(grouped.mapped("state")), {"done"})
+        self.assertEqual(len(self.partners("Grouped ")), 3)
+
+    def test_group_of_a_paused_endpoint_returns_to_the_outbox(self):
+        self.flow.process_batch_size = 3
+        messages = self.received(2, prefix="Paused ")
+        self.endpoint._fi_dispatch()
+        self.endpoint.state = "paused"
+        self.run_jobs()
+        self.assertEqual(set(messages.mapped("state")), {"new"})
+        self.assertFalse(any(messages.mapped("job_uuid")))
+        self.assertFalse(self.partners("Paused "))
+        self.endpoint.state = "active"
+        self.endpoint._fi_dispatch()
+        self.run_jobs()
+        self.assertEqual(set(messages.mapped("state")), {"done"})
 
 
 @tagged("post_install", "-at_install")

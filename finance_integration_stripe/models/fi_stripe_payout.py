@@ -89,10 +89,18 @@ class FiMessage(models.Model):
         """What the Stripe payout handler noted survives the savepoint of a
         handler that failed or ignored the message (a variance, a payout not
         reconciled yet): noted again after the handler."""
+        return self._fi_stripe_noting("_fi_process")
+
+    def _fi_process_group(self):
+        return self._fi_stripe_noting("_fi_process_group")
+
+    def _fi_stripe_noting(self, method):
+        """Run core's processing ``method`` collecting the payout notes, then
+        write them (outside the handler's savepoint)."""
         notes = []
-        result = super(
-            FiMessage, self.with_context(fi_stripe_notes=notes)
-        )._fi_process()
+        result = getattr(
+            super(FiMessage, self.with_context(fi_stripe_notes=notes)), method
+        )()
         for endpoint, payout_id, vals in notes:
             self.env["fi.stripe.payout"]._fi_note(endpoint, payout_id, vals)
         return result
