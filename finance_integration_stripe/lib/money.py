@@ -45,6 +45,28 @@ def minor_to_decimal(amount, currency):
     return Decimal(amount).scaleb(-exponent(currency))
 
 
+def quantity_and_unit(amount, quantity):
+    """``(quantity, unit price)`` of a Stripe line of ``amount`` (a
+    ``Decimal``) for ``quantity`` units: the unit price when it divides
+    exactly at the amount's precision, else one unit of the whole amount (a
+    line always totals what Stripe says).
+
+    >>> quantity_and_unit(Decimal("30.00"), 3)
+    (3, Decimal('10.00'))
+    >>> quantity_and_unit(Decimal("10.00"), 3)
+    (1, Decimal('10.00'))
+    >>> quantity_and_unit(Decimal("5.00"), None)
+    (1, Decimal('5.00'))
+    """
+    quantity = int(quantity or 0)
+    if quantity <= 0:
+        return 1, amount
+    unit = amount / quantity
+    if unit != unit.quantize(amount) or unit * quantity != amount:
+        return 1, amount
+    return quantity, unit.quantize(amount)
+
+
 def decimal_to_minor(value, currency):
     """Stripe's integer amount for ``value``; refuses a value that has more
     decimals than the currency (never rounds money silently).

@@ -9,7 +9,7 @@ from odoo.addons.finance_integration_core.lib.errors import (
     FiTransientError,
 )
 
-from ..lib.money import minor_to_decimal
+from ..lib.money import minor_to_decimal, quantity_and_unit
 
 
 class FiEndpoint(models.Model):
@@ -112,14 +112,7 @@ class FiEndpoint(models.Model):
         code = invoice["currency"]
         lookup = self.env["fi.value.map"].fi_lookup
         lines = []
-        api = self._fi_stripe_api()
-        items = invoice["lines"]
-        stream = (
-            api.iterate(f"/v1/invoices/{invoice['id']}/lines")
-            if items.get("has_more")
-            else items.get("data") or []
-        )
-        for item in stream:
+        for item in self._fi_stripe_lines(invoice, "invoices"):
             price = item.get("price") or {}
             product_code = price.get("product") or price.get("id")
             if not product_code:
@@ -138,11 +131,9 @@ class FiEndpoint(models.Model):
                 rate = tax_amount.get("tax_rate")
                 rate = rate.get("id") if isinstance(rate, dict) else rate
                 taxes |= lookup("stripe_tax_rate", rate, endpoint=self)
-            quantity = int(item.get("quantity") or 0)
-            amount = minor_to_decimal(int(item["amount"]), code)
-            unit = amount / quantity if quantity > 0 else amount
-            if quantity <= 0 or unit != unit.quantize(amount):
-                quantity, unit = 1, amount
+            quantity, unit = quantity_and_unit(
+                minor_to_decimal(int(item["amount"]), code), item.get("quantity")
+            )
             lines.append(
                 Command.create(
                     {
@@ -312,23 +303,50 @@ class FiEndpoint(models.Model):
         return credit
 
     def _fi_stripe_partial_credit(self, note, invoice, label):
+        """The Odoo credit note of part of an invoice: one line per Stripe
+        credit note line. A line crediting an invoice line takes the product
+        of that Stripe invoice line (the ``stripe_product`` map, as the
+        invoice did), so that the revenue it reverses is the one booked; a
+        custom line takes the invoice's product when the invoice has only
+        one, else none (the journal's income account). Taxes: the line's tax
+        rates through the ``stripe_tax_rate`` map."""
         lookup = self.env["fi.value.map"].fi_lookup
-        product = invoice.invoice_line_ids.filtered("product_id")[:1].product_id
+        products = invoice.invoice_line_ids.product_id
+        single = products if len(products) == 1 else products.browse()
+        credited = None  # the Stripe invoice's lines, read when a line needs them
         lines = []
-        for item in (note["lines"] or {}).get("data") or []:
+        for item in self._fi_stripe_lines(note, "credit_notes"):
+            product = single
+            if item.get("type") == "invoice_line_item":
+                if credited is None:
+                    credited = {
+                        line["id"]: line
+                        for line in self._fi_stripe_api().iterate(
+                            f"/v1/invoices/{note['invoice']}/lines"
+                        )
+                    }
+                product = self._fi_stripe_credited_product(note, item, credited)
             taxes = self.env["account.tax"]
-            for rate in item.get("tax_rates") or []:
+            rates = list(item.get("tax_rates") or []) + [
+                amount.get("tax_rate") for amount in item.get("tax_amounts") or []
+            ]
+            for rate in rates:
                 rate_id = rate.get("id") if isinstance(rate, dict) else rate
-                taxes |= lookup("stripe_tax_rate", rate_id, endpoint=self)
+                if rate_id:
+                    taxes |= lookup("stripe_tax_rate", rate_id, endpoint=self)
+            quantity, unit = quantity_and_unit(
+                minor_to_decimal(int(item["amount"]), note["currency"]),
+                item.get("quantity"),
+            )
             lines.append(
                 Command.create(
                     {
                         "product_id": product.id or False,
-                        "name": item.get("description") or label,
-                        "quantity": 1,
-                        "price_unit": float(
-                            minor_to_decimal(int(item["amount"]), note["currency"])
-                        ),
+                        "name": item.get("description")
+                        or product.display_name
+                        or label,
+                        "quantity": quantity,
+                        "price_unit": float(unit),
                         "tax_ids": [Command.set(taxes.ids)],
                     }
                 )
@@ -344,3 +362,34 @@ class FiEndpoint(models.Model):
                 "invoice_line_ids": lines,
             }
         )
+
+    def _fi_stripe_lines(self, document, collection):
+        """The line items of a Stripe invoice or credit note: the embedded
+        list, or every page of ``/v1/<collection>/<id>/lines`` when Stripe
+        embedded only the first."""
+        items = document.get("lines") or {}
+        if items.get("has_more"):
+            return self._fi_stripe_api().iterate(
+                f"/v1/{collection}/{document['id']}/lines"
+            )
+        return items.get("data") or []
+
+    def _fi_stripe_credited_product(self, note, item, credited):
+        """The product of the Stripe invoice line a credit note line credits."""
+        source = credited.get(item.get("invoice_line_item"))
+        price = (source or {}).get("price") or {}
+        code = price.get("product") or price.get("id")
+        if not code:
+            raise FiBusinessError(
+                _(
+                    "Line %(line)s of Stripe credit note %(cn)s credits line "
+                    "%(il)s, which Stripe invoice %(inv)s does not list with a "
+                    "price or product: nothing was booked.",
+                    line=item.get("id"),
+                    cn=note["id"],
+                    il=item.get("invoice_line_item"),
+                    inv=note["invoice"],
+                ),
+                "stripe_field_missing",
+            )
+        return self.env["fi.value.map"].fi_lookup("stripe_product", code, endpoint=self)

@@ -184,21 +184,32 @@ class FakeStripe:
         if len(segments) == 3 and segments[1] in COLLECTIONS:
             obj = self.objects.get(segments[2])
             if obj is None or obj.get("object") != COLLECTIONS[segments[1]]:
-                return self._send(
-                    handler,
-                    404,
-                    self.error(
-                        "invalid_request_error",
-                        f"No such {COLLECTIONS[segments[1]]}: '{segments[2]}'",
-                        "resource_missing",
-                        "id",
-                    ),
-                )
+                return self._missing(handler, COLLECTIONS[segments[1]], segments[2])
             return self._send(handler, 200, obj)
         if len(segments) == 2 and segments[1] in COLLECTIONS:
             return self._list(handler, path, COLLECTIONS[segments[1]], query)
+        if len(segments) == 4 and segments[1] in COLLECTIONS and segments[3] == "lines":
+            # the line items of an invoice or credit note: every one of them
+            # (``_lines``, when the object embeds only its first page)
+            obj = self.objects.get(segments[2])
+            if obj is None or obj.get("object") != COLLECTIONS[segments[1]]:
+                return self._missing(handler, COLLECTIONS[segments[1]], segments[2])
+            items = obj.get("_lines") or (obj.get("lines") or {}).get("data") or []
+            return self._page(handler, path, list(items), query)
         return self._send(
             handler, 404, self.error("invalid_request_error", f"Unrecognized {path}")
+        )
+
+    def _missing(self, handler, resource, object_id):
+        return self._send(
+            handler,
+            404,
+            self.error(
+                "invalid_request_error",
+                f"No such {resource}: '{object_id}'",
+                "resource_missing",
+                "id",
+            ),
         )
 
     def _list(self, handler, path, resource, query):
@@ -225,6 +236,13 @@ class FakeStripe:
             and (gte is None or obj.get("created", 0) >= int(gte))
             and (lt is None or obj.get("created", 0) < int(lt))
         ]
+        return self._page(handler, path, selected, {"limit": limit, "after": after})
+
+    def _page(self, handler, path, selected, query):
+        """One page of ``selected`` (``limit``, ``starting_after``), as Stripe
+        answers a list."""
+        limit = max(1, min(int(query.get("limit", 10)), 100))
+        after = query.get("after", query.get("starting_after"))
         start = 0
         if after:
             positions = [i for i, obj in enumerate(selected) if obj["id"] == after]
@@ -240,7 +258,10 @@ class FakeStripe:
                 )
             start = positions[0] + 1
         page = selected[start : start + limit]
-        data = [{k: v for k, v in obj.items() if k != "_payout"} for obj in page]
+        data = [
+            {k: v for k, v in obj.items() if k not in ("_payout", "_lines")}
+            for obj in page
+        ]
         return self._send(
             handler,
             200,

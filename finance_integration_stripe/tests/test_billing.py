@@ -17,7 +17,22 @@ class TestStripeBilling(StripeCommon):
         cls.tax = cls.env["account.tax"].create(
             {"name": "VAT 20% (Stripe)", "amount": 20, "type_tax_use": "sale"}
         )
-        cls.map_of("stripe_product", "product.product", {"prod_gold": cls.product})
+        cls.silver_income = cls.env["account.account"].create(
+            {"code": "S7002", "name": "Silver plan revenue", "account_type": "income"}
+        )
+        cls.silver = cls.env["product.product"].create(
+            {
+                "name": "Silver plan",
+                "type": "service",
+                "list_price": 0,
+                "property_account_income_id": cls.silver_income.id,
+            }
+        )
+        cls.map_of(
+            "stripe_product",
+            "product.product",
+            {"prod_gold": cls.product, "prod_silver": cls.silver},
+        )
         cls.map_of("stripe_tax_rate", "account.tax", {"txr_vat20": cls.tax})
 
     @classmethod
@@ -243,6 +258,97 @@ class TestStripeBilling(StripeCommon):
         full = self.bound("credit_note", "cn_full_0002")
         self.assertEqual(full.amount_total, 24.00)
         self.assertEqual(move.payment_state, "reversed")
+
+    def test_partial_credit_note_books_each_line_on_the_product_it_credits(self):
+        silver = dict(
+            self.line(1000),
+            id="il_silver_1",
+            description="Silver plan",
+            price={"id": "price_silver", "object": "price", "product": "prod_silver"},
+        )
+        gold = dict(self.line(2000), id="il_gold_1")
+        customer = self.stripe.add(
+            "customer", id="cus_in_cn_paged", email="jenny.rosen@example.com"
+        )
+        # Stripe embeds only the first page of lines: the rest is listed
+        invoice = self.stripe_invoice(
+            "in_cn_paged", customer, 3600, [gold], _lines=[gold, silver]
+        )
+        invoice["lines"]["has_more"] = True
+        self.deliver(self.stripe.event("invoice.finalized", invoice))
+        self.run_jobs()
+        move = self.bound("invoice", "in_cn_paged")
+        self.assertEqual(move.amount_total, 36.00)
+        self.assertEqual(move.invoice_line_ids.product_id, self.product | self.silver)
+        credited = {
+            "id": "cnli_silver",
+            "object": "credit_note_line_item",
+            "type": "invoice_line_item",
+            "invoice_line_item": "il_silver_1",
+            "amount": 500,
+            "description": "Silver plan, half a month",
+            "quantity": 1,
+            "tax_rates": [],
+            "tax_amounts": [
+                {"amount": 100, "inclusive": False, "tax_rate": "txr_vat20"}
+            ],
+        }
+        goodwill = {
+            "id": "cnli_goodwill",
+            "object": "credit_note_line_item",
+            "type": "custom_line_item",
+            "amount": 100,
+            "description": "Goodwill",
+            "quantity": 1,
+            "tax_rates": [{"id": "txr_vat20", "object": "tax_rate"}],
+        }
+        note = self.credit_note("cn_lines_0008", "in_cn_paged", 720, [credited])
+        note["lines"]["has_more"] = True
+        note["_lines"] = [credited, goodwill]
+        event = self.stripe.event("credit_note.created", note)
+        self.deliver(event)
+        self.run_jobs()
+        self.assertEqual(self.message_of(event).state, "done")
+        credit = self.bound("credit_note", "cn_lines_0008")
+        self.assertEqual(credit.amount_total, 7.20)
+        lines = {line.name: line for line in credit.invoice_line_ids}
+        self.assertEqual(set(lines), {"Silver plan, half a month", "Goodwill"})
+        # the silver revenue is reversed, not the invoice's first product's
+        self.assertEqual(lines["Silver plan, half a month"].product_id, self.silver)
+        self.assertEqual(
+            lines["Silver plan, half a month"].account_id, self.silver_income
+        )
+        self.assertEqual(lines["Silver plan, half a month"].tax_ids, self.tax)
+        # a custom line of an invoice of two products: none, the journal's income
+        self.assertFalse(lines["Goodwill"].product_id)
+        self.assertEqual(
+            lines["Goodwill"].account_id, credit.journal_id.default_account_id
+        )
+        self.assertEqual(move.amount_residual, 28.80, "reconciled with the invoice")
+
+    def test_credit_note_of_a_line_stripe_does_not_list_books_nothing(self):
+        self.booked_invoice("in_cn_0009", 2400, [self.line(2000)])
+        note = self.credit_note(
+            "cn_lost_0009",
+            "in_cn_0009",
+            600,
+            [
+                {
+                    "id": "cnli_lost",
+                    "type": "invoice_line_item",
+                    "invoice_line_item": "il_not_there",
+                    "amount": 500,
+                    "tax_rates": ["txr_vat20"],
+                }
+            ],
+        )
+        event = self.stripe.event("credit_note.created", note)
+        self.deliver(event)
+        self.run_jobs()
+        message = self.message_of(event)
+        self.assertEqual(message.error_code, "stripe_field_missing")
+        self.assertIn("il_not_there", message.error_message)
+        self.assertFalse(self.bound("credit_note", "cn_lost_0009"))
 
     def test_credit_note_total_differing_books_nothing(self):
         self.booked_invoice("in_cn_0005", 2400, [self.line(2000)])
