@@ -1,6 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
+
+from odoo.addons.finance_integration_core.models.fi_change_log import (
+    is_change_control,
+)
+
+#: the columns of a settings row, as the governed JSON names them
+ROW_FIELDS = ("journal_id", "clearing_account_id")
 
 
 class FiStripeCurrency(models.Model):
@@ -33,6 +42,40 @@ class FiStripeCurrency(models.Model):
         )
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        rows = super().create(vals_list)
+        rows._fi_check_governed()
+        return rows
+
+    def write(self, vals):
+        self._fi_check_governed()
+        result = super().write(vals)
+        self._fi_check_governed()
+        return result
+
+    def unlink(self):
+        self._fi_check_governed()
+        return super().unlink()
+
+    def _fi_check_governed(self):
+        """The per-currency settings of a live production endpoint change
+        only through an approved settings version, as its own accounts do."""
+        if is_change_control(self.env):
+            return
+        for row in self:
+            if row.endpoint_id._fi_is_governed():
+                raise UserError(
+                    _(
+                        "Endpoint %(endpoint)s is live in production: its "
+                        "per-currency settings (%(currency)s) change through a "
+                        "change request (Settings Versions tab, Propose Change) "
+                        "approved by a second Manager.",
+                        endpoint=row.endpoint_id.name,
+                        currency=row.currency_id.name,
+                    )
+                )
+
     @api.constrains("journal_id", "currency_id")
     def _check_journal_currency(self):
         for row in self:
@@ -56,6 +99,99 @@ class FiEndpoint(models.Model):
     stripe_currency_ids = fields.One2many(
         "fi.stripe.currency", "endpoint_id", "Per-currency Settings"
     )
+    stripe_currency_settings = fields.Text(
+        "Per-currency Settings (governed)",
+        compute="_compute_stripe_currency_settings",
+        inverse="_inverse_stripe_currency_settings",
+        help="The per-currency rows as one governed setting: a JSON list of "
+        '{"currency", "journal_id", "clearing_account_id"} (journal and account '
+        "named beside their ids), versioned with the endpoint's other settings.",
+    )
+
+    @api.depends(
+        "stripe_currency_ids.currency_id",
+        "stripe_currency_ids.journal_id",
+        "stripe_currency_ids.clearing_account_id",
+    )
+    def _compute_stripe_currency_settings(self):
+        for endpoint in self:
+            endpoint.stripe_currency_settings = currency_settings_json(
+                endpoint.stripe_currency_ids
+            )
+
+    def _inverse_stripe_currency_settings(self):
+        for endpoint in self:
+            wanted = endpoint._fi_stripe_parse_currency_settings(
+                endpoint.stripe_currency_settings
+            )
+            rows = {row.currency_id: row for row in endpoint.stripe_currency_ids}
+            for currency, values in wanted.items():
+                if currency in rows:
+                    rows.pop(currency).write(values)
+                else:
+                    self.env["fi.stripe.currency"].create(
+                        dict(values, endpoint_id=endpoint.id, currency_id=currency.id)
+                    )
+            for row in rows.values():
+                row.unlink()
+
+    def _fi_stripe_parse_currency_settings(self, text):
+        """``{currency: {journal_id, clearing_account_id}}`` from the governed
+        JSON; a clear error naming the entry that is not right."""
+        try:
+            entries = json.loads(text or "[]")
+        except ValueError as err:
+            raise UserError(
+                _(
+                    "Per-currency settings of %(ep)s are not JSON: %(err)s",
+                    ep=self.name,
+                    err=err,
+                )
+            ) from None
+        if not isinstance(entries, list):
+            raise UserError(
+                _("Per-currency settings of %s must be a JSON list.", self.name)
+            )
+        wanted = {}
+        for position, entry in enumerate(entries, 1):
+            code = entry.get("currency") if isinstance(entry, dict) else None
+            currency = self.env["res.currency"].search(
+                [("name", "=", str(code or "").upper())], limit=1
+            )
+            if not currency or currency in wanted:
+                raise UserError(
+                    _(
+                        "Per-currency settings of %(ep)s, entry %(n)s: %(why)s.",
+                        ep=self.name,
+                        n=position,
+                        why=_("currency %s appears twice", currency.name)
+                        if currency
+                        else _("no known currency code (%s)", code),
+                    )
+                )
+            values = {}
+            for name, model in (
+                ("journal_id", "account.journal"),
+                ("clearing_account_id", "account.account"),
+            ):
+                value = entry.get(name) or False
+                if value and not (
+                    isinstance(value, int) and self.env[model].browse(value).exists()
+                ):
+                    raise UserError(
+                        _(
+                            "Per-currency settings of %(ep)s, %(cur)s: %(field)s "
+                            "%(value)r is not a record id of %(model)s.",
+                            ep=self.name,
+                            cur=currency.name,
+                            field=name,
+                            value=value,
+                            model=model,
+                        )
+                    )
+                values[name] = value
+            wanted[currency] = values
+        return wanted
 
     def _fi_stripe_currency_row(self, currency):
         code = currency if isinstance(currency, str) else currency.name
@@ -79,3 +215,19 @@ class FiEndpoint(models.Model):
         return self.stripe_clearing_account_id | self.stripe_currency_ids.mapped(
             "clearing_account_id"
         )
+
+
+def currency_settings_json(rows):
+    """The governed JSON of per-currency rows: by currency code, journal and
+    account named beside their ids (what an approver reads in the diff)."""
+    entries = [
+        {
+            "currency": row.currency_id.name,
+            "journal_id": row.journal_id.id or None,
+            "journal": row.journal_id.code or None,
+            "clearing_account_id": row.clearing_account_id.id or None,
+            "clearing_account": row.clearing_account_id.code or None,
+        }
+        for row in rows.sorted(lambda row: row.currency_id.name or "")
+    ]
+    return json.dumps(entries, sort_keys=True)

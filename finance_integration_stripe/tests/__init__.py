@@ -14,3 +14,4 @@ from . import test_close_kpis
 from . import test_uncollectible
 from . import test_backfill
 from . import test_payments_batch
+from . import test_currency_governance

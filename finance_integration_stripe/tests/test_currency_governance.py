@@ -1,0 +1,176 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Per-currency settings of a live production Stripe endpoint change through
+approved settings versions, as the endpoint's own accounts do."""
+
+import json
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+from odoo.tests import HttpCase, tagged
+from odoo.tests.common import ChromeBrowser
+
+from .common import StripeCommon
+
+
+@tagged("post_install", "-at_install")
+class TestStripeCurrencyGovernance(StripeCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["fi.endpoint"]._fi_set_production_database(True)
+        cls.eur_journal = cls.env["account.journal"].create(
+            {"name": "Stripe EUR", "code": "STEU", "type": "bank"}
+        )
+        cls.eur_clearing = cls.env["account.account"].create(
+            {
+                "code": "S1011",
+                "name": "Stripe EUR clearing",
+                "account_type": "asset_current",
+                "reconcile": True,
+            }
+        )
+        # set up while sandbox, then live in production
+        cls.endpoint.write(
+            {
+                "stripe_currency_ids": [
+                    (0, 0, {"currency_id": cls.usd.id, "journal_id": cls.journal.id})
+                ]
+            }
+        )
+        cls.endpoint.environment = "production"
+        cls.manager_a = cls.env.user
+
+    def propose(self, **values):
+        action = self.endpoint.action_propose_change()
+        change = self.env["fi.endpoint.change"].browse(action["res_id"])
+        change.write(values)
+        return change
+
+    def test_direct_changes_of_live_currency_rows_are_refused(self):
+        row = self.endpoint.stripe_currency_ids
+        with self.assertRaisesRegex(UserError, r"Stripe \(test\) is live.*USD"):
+            row.clearing_account_id = self.eur_clearing
+        with self.assertRaisesRegex(UserError, "per-currency settings .EUR."):
+            self.env["fi.stripe.currency"].create(
+                {"endpoint_id": self.endpoint.id, "currency_id": self.eur.id}
+            )
+        with self.assertRaisesRegex(UserError, "change request"):
+            row.unlink()
+        with self.assertRaisesRegex(UserError, "change request"):
+            self.endpoint.write({"stripe_currency_ids": [(5, 0, 0)]})
+        self.assertEqual(row.journal_id, self.journal, "nothing changed")
+        self.assertFalse(row.clearing_account_id)
+
+    def test_currency_rows_change_through_an_approved_version(self):
+        settings = json.loads(self.endpoint.stripe_currency_settings)
+        self.assertEqual(
+            settings,
+            [
+                {
+                    "currency": "USD",
+                    "journal_id": self.journal.id,
+                    "journal": "STRP",
+                    "clearing_account_id": None,
+                    "clearing_account": None,
+                }
+            ],
+        )
+        proposed = [
+            {"currency": "usd", "journal_id": self.journal.id},
+            {
+                "currency": "EUR",
+                "journal_id": self.eur_journal.id,
+                "clearing_account_id": self.eur_clearing.id,
+            },
+        ]
+        change = self.propose(stripe_currency_settings=json.dumps(proposed))
+        self.assertIn("Per-currency Settings", change.diff_display)
+        change.action_submit()
+        with self.assertRaisesRegex(UserError, "Four eyes"):
+            change.action_approve()
+        change.with_user(self.manager_b).action_approve()
+        self.assertEqual(len(self.endpoint.stripe_currency_ids), 1, "not before")
+        change.with_user(self.manager_b).action_activate()
+        eur = self.endpoint._fi_stripe_currency_row("EUR")
+        self.assertEqual(eur.journal_id, self.eur_journal)
+        self.assertEqual(eur.clearing_account_id, self.eur_clearing)
+        self.assertEqual(self.endpoint._fi_stripe_journal(self.eur), self.eur_journal)
+        self.assertEqual(self.endpoint._fi_stripe_clearing(self.eur), self.eur_clearing)
+        # rolling back to the baseline removes the EUR row again
+        baseline = self.endpoint.change_ids.filtered("is_baseline")
+        baseline.with_user(self.manager_b).action_rollback()
+        self.assertEqual(self.endpoint.stripe_currency_ids.currency_id, self.usd)
+        self.assertEqual(self.endpoint._fi_stripe_clearing(self.eur), self.clearing)
+
+    def test_wrong_currency_settings_name_the_entry(self):
+        for text, error in (
+            ("{", "not JSON"),
+            ('{"currency": "EUR"}', "must be a JSON list"),
+            ('[{"currency": "XXX"}]', r"entry 1: no known currency code \(XXX\)"),
+            (
+                '[{"currency": "EUR"}, {"currency": "eur"}]',
+                "entry 2: currency EUR appears twice",
+            ),
+            (
+                '[{"currency": "EUR", "journal_id": 999999}]',
+                "EUR: journal_id 999999 is not a record id of account.journal",
+            ),
+        ):
+            with self.assertRaisesRegex(UserError, error):
+                self.propose(stripe_currency_settings=text)
+            self.assertEqual(self.endpoint.stripe_currency_ids.currency_id, self.usd)
+
+
+@tagged("post_install", "-at_install")
+class TestStripeChangeForm(HttpCase):
+    def test_settings_version_form_shows_the_stripe_settings(self):
+        currency = self.env.ref("base.USD")
+        journal = self.env["account.journal"].create(
+            {"name": "Stripe form", "code": "STFM", "type": "bank"}
+        )
+        endpoint = self.env["fi.endpoint"].create(
+            {
+                "name": "Stripe form endpoint",
+                "provider": "stripe",
+                "stripe_journal_id": journal.id,
+                "stripe_currency_ids": [
+                    (0, 0, {"currency_id": currency.id, "journal_id": journal.id})
+                ],
+            }
+        )
+        change_id = endpoint.action_propose_change()["res_id"]
+        original = ChromeBrowser._wait_code_ok
+
+        def then_screenshot(browser, code, timeout, error_checker=None):
+            result = original(browser, code, timeout, error_checker=error_checker)
+            browser.take_screenshot("fi_stripe_change_").result(timeout=30)
+            return result
+
+        code = """
+            const form = document.querySelector(".o_form_view");
+            // group titles are shown in capitals
+            const text = form.innerText.toLowerCase();
+            for (const label of ["Stripe Clearing Journal", "Stripe Clearing Account",
+                    "Payout Transit Account", "Per-currency settings"]) {
+                if (!text.includes(label.toLowerCase())) {
+                    throw new Error("missing in the settings version: " + label);
+                }
+            }
+            const rows = form.querySelector(
+                ".o_field_widget[name='stripe_currency_settings'] textarea").value;
+            if (!rows.includes('"USD"') || !rows.includes('"STFM"')) {
+                throw new Error("per-currency rows not shown: " + rows);
+            }
+            form.querySelector(".o_field_widget[name='stripe_currency_settings']")
+                .scrollIntoView({block: "center"});
+            console.log("test successful");
+        """
+        field = ".o_field_widget[name='stripe_currency_settings']"
+        with patch.object(ChromeBrowser, "_wait_code_ok", then_screenshot):
+            self.browser_js(
+                f"/odoo/fi.endpoint.change/{change_id}",
+                code,
+                ready=f'!!document.querySelector("{field}")',
+                login="admin",
+                timeout=180,
+            )
