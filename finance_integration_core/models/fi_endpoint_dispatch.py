@@ -53,6 +53,12 @@ class FiEndpointDispatch(models.Model):
         dispatcher (creating it when missing); the following ones rely on it
         without a query. After the commit, a message committed too late for
         that slot's dispatcher gets a dispatcher of its own.
+
+        A message that finds no dispatcher pending at all (the endpoint was
+        idle) also gets one that starts at once: created in this transaction,
+        the runner sees it only after the commit, so it finds the message; the
+        slot's dispatcher takes the messages that follow. A lone event is
+        processed within milliseconds, not at the next slot.
         """
         cr = self.env.cr
         key = (cr.dbname, config["id"])
@@ -61,19 +67,26 @@ class FiEndpointDispatch(models.Model):
         if not PLANNED_DISPATCH.covers(key, slot):
             endpoint = self.browse(config["id"])
             wanted = (slot, slot + 1)
+            at_once = endpoint._fi_dispatcher_identity()
             cr.execute(
                 "SELECT identity_key FROM queue_job "
                 "WHERE identity_key IN %s AND state = 'pending'",
-                (tuple(endpoint._fi_dispatcher_identity(n) for n in wanted),),
+                (
+                    tuple(endpoint._fi_dispatcher_identity(n) for n in wanted)
+                    + (at_once,),
+                ),
             )
             found = {row[0] for row in cr.fetchall()}
-            if not found:
+            planned = found - {at_once}
+            if not planned:
+                if not found:
+                    endpoint._fi_enqueue_dispatcher(config["user_id"])
                 endpoint._fi_enqueue_dispatcher(
                     config["user_id"],
                     slot=slot,
                     eta=naive_utc(start),
                 )
-            elif endpoint._fi_dispatcher_identity(slot) not in found:
+            elif endpoint._fi_dispatcher_identity(slot) not in planned:
                 slot, start = slot + 1, start + SLOT_SECONDS  # the next one
             cr.postcommit.add(partial(PLANNED_DISPATCH.mark, key, slot))
         cr.postcommit.add(partial(self._fi_dispatch_if_late, config, start))

@@ -84,11 +84,16 @@ class TestWebhookIntake(FiCommon, HttpCase):
         self.assertEqual(
             (key.key, key.scope, key.endpoint_id), ("evt_ok", "webhook", self.endpoint)
         )
-        dispatcher = self.pending_jobs("_fi_dispatch")
-        self.assertEqual(len(dispatcher), 1)
-        self.assertEqual(dispatcher.user_id, self.bot, "jobs never run as superuser")
-        # due, it starts before the processing jobs already queued
-        self.assertLess(dispatcher.priority, DEFAULT_PRIORITY)
+        dispatchers = self.pending_jobs("_fi_dispatch")
+        # the endpoint was idle: one at once, and the slot's for what follows
+        self.assertEqual(len(dispatchers), 2)
+        self.assertEqual(
+            len(dispatchers.filtered(lambda job: not job.eta)), 1, "one at once"
+        )
+        for dispatcher in dispatchers:
+            self.assertEqual(dispatcher.user_id, self.bot, "never as superuser")
+            # due, it starts before the processing jobs already queued
+            self.assertLess(dispatcher.priority, DEFAULT_PRIORITY)
         self.run_jobs()
         processing = self.env["queue.job"].search([("uuid", "=", message.job_uuid)])
         self.assertEqual(processing.priority, DEFAULT_PRIORITY)
@@ -115,8 +120,12 @@ class TestWebhookIntake(FiCommon, HttpCase):
                 self.assertEqual(
                     self.post(body, self.signed_headers(body)).status_code, 200
                 )
-        dispatcher = self.pending_jobs("_fi_dispatch")
-        self.assertEqual(len(dispatcher), 1)
+        dispatchers = self.pending_jobs("_fi_dispatch")
+        # the first message found the endpoint idle: a dispatcher at once
+        at_once = dispatchers.filtered(lambda job: not job.eta)
+        self.assertEqual(at_once.identity_key, f"fi.dispatch:{self.endpoint.id}")
+        dispatcher = dispatchers - at_once
+        self.assertEqual(len(dispatcher), 1, "the three share the slot's")
         # planned on the next whole second at least the margin ahead: it starts
         # after the transactions of these messages have committed
         self.assertEqual(dispatcher.eta, naive_utc(second + 1))
@@ -128,9 +137,10 @@ class TestWebhookIntake(FiCommon, HttpCase):
         with patch.object(fi_endpoint_dispatch, "time", clock):
             body = self.body_of(self.event("evt_batch_next"))
             self.post(body, self.signed_headers(body))
+        etas = self.pending_jobs("_fi_dispatch").mapped("eta")
+        self.assertEqual(len(etas), 3, "no second one at once: not idle")
         self.assertEqual(
-            self.pending_jobs("_fi_dispatch").mapped("eta"),
-            [naive_utc(second + 1), naive_utc(second + 2)],
+            set(etas), {False, naive_utc(second + 1), naive_utc(second + 2)}
         )
 
     def test_forged_signature_is_refused_and_recorded(self):
