@@ -8,9 +8,6 @@ from odoo.addons.finance_integration_core.models.fi_change_log import (
     is_change_control,
 )
 
-#: the columns of a settings row, as the governed JSON names them
-ROW_FIELDS = ("journal_id", "clearing_account_id")
-
 
 class FiStripeCurrency(models.Model):
     """Per-currency settings of a Stripe endpoint: the journal payments and
@@ -155,8 +152,11 @@ class FiEndpoint(models.Model):
         wanted = {}
         for position, entry in enumerate(entries, 1):
             code = entry.get("currency") if isinstance(entry, dict) else None
-            currency = self.env["res.currency"].search(
-                [("name", "=", str(code or "").upper())], limit=1
+            # an archived currency keeps its row (and its settings)
+            currency = (
+                self.env["res.currency"]
+                .with_context(active_test=False)
+                .search([("name", "=", str(code or "").upper())], limit=1)
             )
             if not currency or currency in wanted:
                 raise UserError(
@@ -176,7 +176,7 @@ class FiEndpoint(models.Model):
             ):
                 value = entry.get(name) or False
                 if value and not (
-                    isinstance(value, int) and self.env[model].browse(value).exists()
+                    type(value) is int and self.env[model].browse(value).exists()
                 ):
                     raise UserError(
                         _(
