@@ -65,6 +65,24 @@ class FiBinding(models.Model):
         return record or None
 
     @api.model
+    def to_odoo_many(self, endpoint, external_type, external_ids):
+        """``{external id: Odoo record}`` of the bound ones among several
+        external objects of one type, in one search (as ``to_odoo`` each)."""
+        bindings = self.sudo().search(
+            [
+                ("endpoint_id", "=", endpoint.id),
+                ("external_type", "=", external_type),
+                ("external_id", "in", [str(i) for i in external_ids]),
+            ]
+        )
+        found = {}
+        for binding in bindings:
+            record = self.env[binding.res_model].browse(binding.res_id).exists()
+            if record:
+                found[binding.external_id] = record
+        return found
+
+    @api.model
     def to_external(self, endpoint, record, external_type):
         """The external id of ``record`` on ``endpoint``, or None."""
         binding = self.sudo().search(

@@ -39,6 +39,13 @@ from .fi_message import PROCESSABLE, SINGLE_JOB_IDENTITY, TRANSIENT_PGCODES
 _logger = logging.getLogger(__name__)
 
 
+def batch_summary(summaries):
+    """A batch job's result: how many messages, how many done, the first
+    twenty outcomes."""
+    done = sum(1 for text in summaries if text.startswith("done"))
+    return f"batch of {len(summaries)} ({done} done): " + "; ".join(summaries[:20])
+
+
 class FiFlow(models.Model):
     _inherit = "fi.flow"
 
@@ -207,8 +214,7 @@ class FiMessage(models.Model):
             summaries = messages._fi_process_together()
         elif messages:
             summaries = [messages._fi_process_one()]
-        done = sum(1 for text in summaries if text.startswith("done"))
-        text = f"batch of {len(messages)} ({done} done): " + "; ".join(summaries[:20])
+        text = batch_summary(summaries)
         if held:
             text += f"; held back: {held[0]._fi_hold_reason()} ({len(held)})"
         return text
@@ -228,8 +234,7 @@ class FiMessage(models.Model):
             jobs._change_job_state(
                 DONE, result=_("processed in the batch of message %s", self.id)
             )
-        done = sum(1 for text in summaries if text.startswith("done"))
-        return f"batch of {len(messages)} ({done} done): " + "; ".join(summaries[:20])
+        return batch_summary(summaries)
 
     def _fi_process_together(self):
         """Validate each message, run the provider's batch handler on the

@@ -62,7 +62,7 @@ def quantity_and_unit(amount, quantity):
     if quantity <= 0:
         return 1, amount
     unit = amount / quantity
-    if unit != unit.quantize(amount) or unit * quantity != amount:
+    if unit != unit.quantize(amount):
         return 1, amount
     return quantity, unit.quantize(amount)
 

@@ -126,11 +126,9 @@ class FiEndpoint(models.Model):
                     "stripe_field_missing",
                 )
             product = lookup("stripe_product", product_code, endpoint=self)
-            taxes = self.env["account.tax"]
-            for tax_amount in item.get("tax_amounts") or []:
-                rate = tax_amount.get("tax_rate")
-                rate = rate.get("id") if isinstance(rate, dict) else rate
-                taxes |= lookup("stripe_tax_rate", rate, endpoint=self)
+            taxes = self._fi_stripe_taxes(
+                amount.get("tax_rate") for amount in item.get("tax_amounts") or []
+            )
             quantity, unit = quantity_and_unit(
                 minor_to_decimal(int(item["amount"]), code), item.get("quantity")
             )
@@ -310,7 +308,6 @@ class FiEndpoint(models.Model):
         custom line takes the invoice's product when the invoice has only
         one, else none (the journal's income account). Taxes: the line's tax
         rates through the ``stripe_tax_rate`` map."""
-        lookup = self.env["fi.value.map"].fi_lookup
         products = invoice.invoice_line_ids.product_id
         single = products if len(products) == 1 else products.browse()
         credited = None  # the Stripe invoice's lines, read when a line needs them
@@ -326,14 +323,10 @@ class FiEndpoint(models.Model):
                         )
                     }
                 product = self._fi_stripe_credited_product(note, item, credited)
-            taxes = self.env["account.tax"]
             rates = list(item.get("tax_rates") or []) + [
                 amount.get("tax_rate") for amount in item.get("tax_amounts") or []
             ]
-            for rate in rates:
-                rate_id = rate.get("id") if isinstance(rate, dict) else rate
-                if rate_id:
-                    taxes |= lookup("stripe_tax_rate", rate_id, endpoint=self)
+            taxes = self._fi_stripe_taxes(rate for rate in rates if rate)
             quantity, unit = quantity_and_unit(
                 minor_to_decimal(int(item["amount"]), note["currency"]),
                 item.get("quantity"),
@@ -362,6 +355,16 @@ class FiEndpoint(models.Model):
                 "invoice_line_ids": lines,
             }
         )
+
+    def _fi_stripe_taxes(self, rates):
+        """The Odoo taxes of Stripe tax rates (objects or ids), through the
+        ``stripe_tax_rate`` map."""
+        lookup = self.env["fi.value.map"].fi_lookup
+        taxes = self.env["account.tax"]
+        for rate in rates:
+            rate_id = rate.get("id") if isinstance(rate, dict) else rate
+            taxes |= lookup("stripe_tax_rate", rate_id, endpoint=self)
+        return taxes
 
     def _fi_stripe_lines(self, document, collection):
         """The line items of a Stripe invoice or credit note: the embedded

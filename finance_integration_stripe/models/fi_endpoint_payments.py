@@ -72,56 +72,48 @@ class FiEndpoint(models.Model):
         return results
 
     def _fi_stripe_batch_known(self, documents):
-        """What the plans of a batch of PaymentIntent events look up, read
-        once for the batch: the bindings of its PaymentIntents, the
-        payment_stripe transactions carrying them, and the invoices their
-        events name (read into the cache; each plan still finds its invoice
-        from the re-fetched PaymentIntent)."""
-        intents, invoice_ids = set(), set()
+        """``_fi_stripe_known`` of a batch of events: its PaymentIntents, and
+        the invoices their events name read into the cache (each plan still
+        finds its invoice from the re-fetched PaymentIntent)."""
+        intents, invoice_ids = [], set()
         for document in documents:
             obj = (document.get("data") or {}).get("object")
             if document.get("type") != "payment_intent.succeeded" or not (
                 isinstance(obj, dict) and obj.get("id")
             ):
                 continue
-            intents.add(str(obj["id"]))
+            intents.append(str(obj["id"]))
             metadata = obj.get("metadata") or {}
             for key in INVOICE_ID_KEYS:
                 if str(metadata.get(key) or "").isdigit():
                     invoice_ids.add(int(metadata[key]))
-        bound = {}
-        bindings = (
-            self.env["fi.binding"]
-            .sudo()
-            .search(
-                [
-                    ("endpoint_id", "=", self.id),
-                    ("external_type", "=", "payment_intent"),
-                    ("external_id", "in", list(intents)),
-                ]
-            )
-        )
-        for row in bindings:
-            record = self.env[row.res_model].browse(row.res_id).exists()
-            if record:
-                bound[row.external_id] = record
+        invoices = self.env["account.move"].browse(invoice_ids).exists()
+        invoices.fetch(["currency_id", "partner_id", "state", "move_type"])
+        invoices.partner_id.fetch(["commercial_partner_id"])
+        return self._fi_stripe_known(intents)
+
+    def _fi_stripe_known(self, intent_ids):
+        """What the plans of these PaymentIntents look up, in one search each:
+        their bindings, and the payment_stripe transactions carrying them."""
         transactions = {}
         for tx in (
             self.env["payment.transaction"]
             .sudo()
             .search(
                 [
-                    ("provider_reference", "in", list(intents)),
+                    ("provider_reference", "in", list(intent_ids)),
                     ("provider_code", "=", "stripe"),
                 ]
             )
         ):
             # the first in the model's order, as a search of one would find
             transactions.setdefault(tx.provider_reference, tx)
-        invoices = self.env["account.move"].browse(invoice_ids).exists()
-        invoices.fetch(["currency_id", "partner_id", "state", "move_type"])
-        invoices.partner_id.fetch(["commercial_partner_id"])
-        return {"bound": bound, "transactions": transactions}
+        return {
+            "bound": self.env["fi.binding"].to_odoo_many(
+                self, "payment_intent", intent_ids
+            ),
+            "transactions": transactions,
+        }
 
     def _fi_stripe_on_payment_intent(self, message, document, obj):
         plan = self._fi_stripe_payment_plan(message, document, obj)
@@ -135,13 +127,12 @@ class FiEndpoint(models.Model):
         payment_stripe payment, an invoice told of a failure), or the plan of
         its payment (a dict for ``_fi_stripe_post_plans``). Raises what the
         message fails with; writes nothing when it returns a plan. ``known``:
-        the bindings and transactions of a batch (``_fi_stripe_batch_known``)
-        instead of a lookup each."""
+        the bindings and transactions of a batch (``_fi_stripe_batch_known``),
+        else read for this PaymentIntent."""
         binding = self.env["fi.binding"]
         if known is None:
-            bound = binding.to_odoo(self, "payment_intent", obj["id"])
-        else:
-            bound = known["bound"].get(str(obj["id"]))
+            known = self._fi_stripe_known([str(obj["id"])])
+        bound = known["bound"].get(str(obj["id"]))
         if bound:
             return bound  # a redelivery or a replay: posted once
         intent = self._fi_stripe_fetch("payment_intent", obj["id"])
@@ -205,22 +196,9 @@ class FiEndpoint(models.Model):
             )
         # coexistence with payment_stripe: the transaction it created for
         # this PaymentIntent keeps its payment; never a second one
-        if known is None:
-            transaction = (
-                self.env["payment.transaction"]
-                .sudo()
-                .search(
-                    [
-                        ("provider_reference", "=", intent["id"]),
-                        ("provider_code", "=", "stripe"),
-                    ],
-                    limit=1,
-                )
-            )
-        else:
-            transaction = known["transactions"].get(
-                intent["id"], self.env["payment.transaction"].sudo()
-            )
+        transaction = known["transactions"].get(
+            intent["id"], self.env["payment.transaction"].sudo()
+        )
         if transaction.payment_id:
             payment = transaction.payment_id
             binding.bind(self, "payment_intent", intent["id"], payment, message)
