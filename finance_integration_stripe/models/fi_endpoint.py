@@ -593,14 +593,3 @@ class FiEndpointChange(models.Model):
     stripe_opening_account_id = fields.Many2one(
         "account.account", "Opening Balance Account"
     )
-    stripe_currency_settings = fields.Text("Per-currency Settings")
-
-    @api.constrains("stripe_currency_settings")
-    def _check_stripe_currency_settings(self):
-        """A proposal names known currencies, journals and accounts, or is
-        refused when it is written (never at its activation)."""
-        for change in self:
-            if change.endpoint_id.provider == "stripe":
-                change.endpoint_id._fi_stripe_parse_currency_settings(
-                    change.stripe_currency_settings
-                )

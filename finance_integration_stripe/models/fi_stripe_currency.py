@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.finance_integration_core.models.fi_change_log import (
@@ -9,13 +9,79 @@ from odoo.addons.finance_integration_core.models.fi_change_log import (
 )
 
 
+class FiStripeCurrencyMixin(models.AbstractModel):
+    """The settings of one currency: the journal Stripe payments and refunds
+    in that currency are posted on, and the clearing account that holds them
+    until their payout. Rows of an endpoint, and rows proposed in a settings
+    version, are edited only where their owner allows it."""
+
+    _name = "fi.stripe.currency.mixin"
+    _description = "Stripe Currency Settings (common)"
+
+    # an archived currency keeps its row (and its settings)
+    currency_id = fields.Many2one(
+        "res.currency", required=True, context={"active_test": False}
+    )
+    journal_id = fields.Many2one(
+        "account.journal",
+        "Journal",
+        domain="[('type', 'in', ('bank', 'cash')), ('company_id', '=', company_id)]",
+    )
+    clearing_account_id = fields.Many2one("account.account", "Clearing Account")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rows = super().create(vals_list)
+        rows._fi_check_editable_rows()
+        rows._fi_rows_edited()
+        return rows
+
+    def write(self, vals):
+        self._fi_check_editable_rows()
+        result = super().write(vals)
+        self._fi_check_editable_rows()
+        self._fi_rows_edited()
+        return result
+
+    def unlink(self):
+        self._fi_check_editable_rows()
+        self._fi_rows_edited()
+        return super().unlink()
+
+    def _fi_check_editable_rows(self):
+        """Raise when these rows cannot be edited now."""
+
+    def _fi_rows_edited(self):
+        """Called when these rows are created, written or deleted."""
+
+    def _fi_rows_endpoint(self):
+        raise NotImplementedError
+
+    @api.constrains("journal_id", "currency_id")
+    def _check_journal_currency(self):
+        """A journal that books another currency is refused, naming both."""
+        for row in self:
+            journal_currency = row.journal_id.currency_id
+            if journal_currency and journal_currency != row.currency_id:
+                raise ValidationError(
+                    _(
+                        "Stripe %(cur)s settings of %(ep)s: journal %(journal)s is "
+                        "in %(jcur)s.",
+                        cur=row.currency_id.name,
+                        ep=row._fi_rows_endpoint().name,
+                        journal=row.journal_id.name,
+                        jcur=journal_currency.name,
+                    )
+                )
+
+
 class FiStripeCurrency(models.Model):
-    """Per-currency settings of a Stripe endpoint: the journal payments and
-    refunds in that currency are posted on, and the clearing account that
-    holds them until their payout (compared with Stripe's balance in that
-    currency). A currency without a row uses the endpoint's own."""
+    """Per-currency settings of a Stripe endpoint (compared with Stripe's
+    balance in that currency). A currency without a row uses the endpoint's
+    own journal and clearing account."""
 
     _name = "fi.stripe.currency"
+    _inherit = ["fi.stripe.currency.mixin"]
     _description = "Stripe Currency Settings"
     _order = "endpoint_id, currency_id"
 
@@ -23,13 +89,6 @@ class FiStripeCurrency(models.Model):
         "fi.endpoint", required=True, ondelete="cascade", index=True
     )
     company_id = fields.Many2one(related="endpoint_id.company_id", store=True)
-    currency_id = fields.Many2one("res.currency", required=True)
-    journal_id = fields.Many2one(
-        "account.journal",
-        "Journal",
-        domain="[('type', 'in', ('bank', 'cash')), ('company_id', '=', company_id)]",
-    )
-    clearing_account_id = fields.Many2one("account.account", "Clearing Account")
 
     _sql_constraints = [
         (
@@ -39,23 +98,10 @@ class FiStripeCurrency(models.Model):
         )
     ]
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        rows = super().create(vals_list)
-        rows._fi_check_governed()
-        return rows
+    def _fi_rows_endpoint(self):
+        return self.endpoint_id
 
-    def write(self, vals):
-        self._fi_check_governed()
-        result = super().write(vals)
-        self._fi_check_governed()
-        return result
-
-    def unlink(self):
-        self._fi_check_governed()
-        return super().unlink()
-
-    def _fi_check_governed(self):
+    def _fi_check_editable_rows(self):
         """The per-currency settings of a live production endpoint change
         only through an approved settings version, as its own accounts do."""
         if is_change_control(self.env):
@@ -70,22 +116,6 @@ class FiStripeCurrency(models.Model):
                         "approved by a second Manager.",
                         endpoint=row.endpoint_id.name,
                         currency=row.currency_id.name,
-                    )
-                )
-
-    @api.constrains("journal_id", "currency_id")
-    def _check_journal_currency(self):
-        for row in self:
-            journal_currency = row.journal_id.currency_id
-            if journal_currency and journal_currency != row.currency_id:
-                raise ValidationError(
-                    _(
-                        "Stripe %(cur)s settings of %(ep)s: journal %(journal)s is "
-                        "in %(jcur)s.",
-                        cur=row.currency_id.name,
-                        ep=row.endpoint_id.name,
-                        journal=row.journal_id.name,
-                        jcur=journal_currency.name,
                     )
                 )
 
@@ -215,6 +245,94 @@ class FiEndpoint(models.Model):
         return self.stripe_clearing_account_id | self.stripe_currency_ids.mapped(
             "clearing_account_id"
         )
+
+
+class FiEndpointChangeStripeCurrency(models.Model):
+    """A per-currency row of a proposed settings version: what the endpoint's
+    rows become when the version is activated. Edited while the version is a
+    draft, frozen once submitted; whoever edits one is a contributor of the
+    version and cannot approve it."""
+
+    _name = "fi.endpoint.change.stripe.currency"
+    _inherit = ["fi.stripe.currency.mixin"]
+    _description = "Proposed Stripe Currency Settings"
+    _order = "change_id, currency_id"
+
+    change_id = fields.Many2one(
+        "fi.endpoint.change", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="change_id.company_id", store=True)
+
+    _sql_constraints = [
+        (
+            "currency_unique",
+            "unique(change_id, currency_id)",
+            "A currency appears once in a settings version.",
+        )
+    ]
+
+    def _fi_rows_endpoint(self):
+        return self.change_id.endpoint_id
+
+    def _fi_check_editable_rows(self):
+        if not is_change_control(self.env):
+            self.change_id._fi_check_editable()
+
+    def _fi_rows_edited(self):
+        """Whoever edits a proposed row contributed to the version (four
+        eyes: a contributor cannot approve it)."""
+        if not is_change_control(self.env):
+            self.change_id._fi_add_contributor()
+
+
+class FiEndpointChange(models.Model):
+    _inherit = "fi.endpoint.change"
+
+    stripe_currency_line_ids = fields.One2many(
+        "fi.endpoint.change.stripe.currency",
+        "change_id",
+        "Proposed Per-currency Settings",
+    )
+    stripe_currency_settings = fields.Text(
+        "Per-currency Settings",
+        compute="_compute_stripe_currency_settings",
+        inverse="_inverse_stripe_currency_settings",
+        store=True,
+        readonly=False,
+        help="The proposed per-currency rows as the governed JSON (what the "
+        "version stores, compares and applies); written, it sets the rows.",
+    )
+
+    @api.depends(
+        "stripe_currency_line_ids.currency_id",
+        "stripe_currency_line_ids.journal_id",
+        "stripe_currency_line_ids.clearing_account_id",
+    )
+    def _compute_stripe_currency_settings(self):
+        for change in self:
+            change.stripe_currency_settings = currency_settings_json(
+                change.stripe_currency_line_ids
+            )
+
+    def _inverse_stripe_currency_settings(self):
+        """The rows of a proposal given as JSON: known currencies, journals
+        and accounts, or refused when written (never at its activation),
+        naming the entry."""
+        for change in self:
+            if change.endpoint_id.provider != "stripe":
+                continue
+            wanted = change.endpoint_id._fi_stripe_parse_currency_settings(
+                change.stripe_currency_settings
+            )
+            rows = {row.currency_id: row for row in change.stripe_currency_line_ids}
+            commands = [
+                Command.update(rows.pop(currency).id, values)
+                if currency in rows
+                else Command.create(dict(values, currency_id=currency.id))
+                for currency, values in wanted.items()
+            ]
+            commands += [Command.unlink(row.id) for row in rows.values()]
+            change.stripe_currency_line_ids = commands
 
 
 def currency_settings_json(rows):

@@ -5,7 +5,8 @@ approved settings versions, as the endpoint's own accounts do."""
 import json
 from unittest.mock import patch
 
-from odoo.exceptions import UserError
+from odoo import Command
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import ChromeBrowser
 
@@ -102,6 +103,90 @@ class TestStripeCurrencyGovernance(StripeCommon):
         self.assertEqual(self.endpoint.stripe_currency_ids.currency_id, self.usd)
         self.assertEqual(self.endpoint._fi_stripe_clearing(self.eur), self.clearing)
 
+    def test_currency_rows_proposed_as_rows_apply_at_activation(self):
+        change = self.propose()
+        self.assertEqual(
+            [
+                (row.currency_id, row.journal_id, row.clearing_account_id)
+                for row in change.stripe_currency_line_ids
+            ],
+            [(self.usd, self.journal, self.env["account.account"])],
+            "a new version starts from the endpoint's rows",
+        )
+        change.write(
+            {
+                "stripe_currency_line_ids": [
+                    Command.create(
+                        {
+                            "currency_id": self.eur.id,
+                            "journal_id": self.eur_journal.id,
+                            "clearing_account_id": self.eur_clearing.id,
+                        }
+                    )
+                ]
+            }
+        )
+        self.assertIn('"EUR"', change.stripe_currency_settings)
+        self.assertIn("STEU", change.diff_display, "the approver reads the journal")
+        change.action_submit()
+        row = change.stripe_currency_line_ids.filtered(
+            lambda r: r.currency_id == self.eur
+        )
+        with self.assertRaisesRegex(UserError, "only a draft can be edited"):
+            row.clearing_account_id = self.clearing
+        with self.assertRaisesRegex(UserError, "only a draft can be edited"):
+            row.unlink()
+        with self.assertRaisesRegex(UserError, "only a draft can be edited"):
+            change.write(
+                {
+                    "stripe_currency_line_ids": [
+                        Command.create({"currency_id": self.jpy.id})
+                    ]
+                }
+            )
+        change.with_user(self.manager_b).action_approve()
+        self.assertFalse(self.endpoint._fi_stripe_currency_row("EUR"), "not before")
+        change.with_user(self.manager_b).action_activate()
+        eur = self.endpoint._fi_stripe_currency_row("EUR")
+        self.assertEqual(eur.journal_id, self.eur_journal)
+        self.assertEqual(eur.clearing_account_id, self.eur_clearing)
+        self.assertEqual(
+            self.endpoint._fi_stripe_currency_row("USD").journal_id, self.journal
+        )
+
+    def test_who_edits_a_proposed_row_cannot_approve_the_version(self):
+        change = self.propose()
+        change.with_user(
+            self.manager_b
+        ).stripe_currency_line_ids.clearing_account_id = self.clearing
+        change.action_submit()
+        with self.assertRaisesRegex(UserError, "Four eyes: Second Manager"):
+            change.with_user(self.manager_b).action_approve()
+        self.assertEqual(change.state, "submitted")
+
+    def test_a_proposed_journal_of_another_currency_is_refused(self):
+        change = self.propose()
+        self.eur_journal.currency_id = self.eur
+        # Odoo's assertRaises rolls the failed write back, as the request would
+        with self.assertRaises(ValidationError) as caught:
+            change.write(
+                {
+                    "stripe_currency_line_ids": [
+                        Command.create(
+                            {
+                                "currency_id": self.jpy.id,
+                                "journal_id": self.eur_journal.id,
+                            }
+                        )
+                    ]
+                }
+            )
+        self.assertRegex(
+            str(caught.exception),
+            "Stripe JPY settings of Stripe .test.: journal Stripe EUR is in EUR",
+        )
+        self.assertEqual(change.stripe_currency_line_ids.currency_id, self.usd)
+
     def test_wrong_currency_settings_name_the_entry(self):
         for text, error in (
             ("{", "not JSON"),
@@ -156,16 +241,18 @@ class TestStripeChangeForm(HttpCase):
                     throw new Error("missing in the settings version: " + label);
                 }
             }
-            const rows = form.querySelector(
-                ".o_field_widget[name='stripe_currency_settings'] textarea").value;
-            if (!rows.includes('"USD"') || !rows.includes('"STFM"')) {
+            const rows = [...form.querySelectorAll(
+                ".o_field_widget[name='stripe_currency_line_ids'] .o_data_row")]
+                .map((row) => row.innerText);
+            if (rows.length !== 1 || !rows[0].includes("USD")
+                    || !rows[0].includes("Stripe form")) {
                 throw new Error("per-currency rows not shown: " + rows);
             }
-            form.querySelector(".o_field_widget[name='stripe_currency_settings']")
+            form.querySelector(".o_field_widget[name='stripe_currency_line_ids']")
                 .scrollIntoView({block: "center"});
             console.log("test successful");
         """
-        field = ".o_field_widget[name='stripe_currency_settings']"
+        field = ".o_field_widget[name='stripe_currency_line_ids'] .o_data_row"
         with patch.object(ChromeBrowser, "_wait_code_ok", then_screenshot):
             self.browser_js(
                 f"/odoo/fi.endpoint.change/{change_id}",
