@@ -31,6 +31,7 @@ GOVERNED_FIELDS = (
     "stripe_dispute_loss_account_id",
     "stripe_writeoff_account_id",
     "stripe_opening_account_id",
+    "stripe_credit_adjustment_account_id",
     "stripe_currency_settings",
 )
 
@@ -592,4 +593,7 @@ class FiEndpointChange(models.Model):
     )
     stripe_opening_account_id = fields.Many2one(
         "account.account", "Opening Balance Account"
+    )
+    stripe_credit_adjustment_account_id = fields.Many2one(
+        "account.account", "Credit Note Adjustments Account"
     )

@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import UTC, datetime
 
-from odoo import Command, _, models
+from odoo import Command, _, fields, models
 
 from odoo.addons.finance_integration_core.lib.errors import (
     FiBusinessError,
@@ -14,6 +14,16 @@ from ..lib.money import minor_to_decimal, quantity_and_unit
 
 class FiEndpoint(models.Model):
     _inherit = "fi.endpoint"
+
+    stripe_credit_adjustment_account_id = fields.Many2one(
+        "account.account",
+        "Credit Note Adjustments Account",
+        help="Revenue (or sales allowances) account of the custom lines of "
+        "Stripe credit notes, those that credit no invoice line (a goodwill "
+        "credit, a discount after the fact). Empty: such a line takes the "
+        "invoice's product when it has only one, else the journal's income "
+        "account.",
+    )
 
     # ------------------------------------------------------------------
     # customers -> partners
@@ -305,11 +315,15 @@ class FiEndpoint(models.Model):
         credit note line. A line crediting an invoice line takes the product
         of that Stripe invoice line (the ``stripe_product`` map, as the
         invoice did), so that the revenue it reverses is the one booked; a
-        custom line takes the invoice's product when the invoice has only
+        custom line goes to the endpoint's *Credit Note Adjustments Account*;
+        without one, it takes the invoice's product when the invoice has only
         one, else none (the journal's income account). Taxes: the line's tax
         rates through the ``stripe_tax_rate`` map."""
         products = invoice.invoice_line_ids.product_id
         single = products if len(products) == 1 else products.browse()
+        adjustments = self.stripe_credit_adjustment_account_id
+        if adjustments:
+            single = products.browse()
         credited = None  # the Stripe invoice's lines, read when a line needs them
         lines = []
         for item in self._fi_stripe_lines(note, "credit_notes"):
@@ -331,19 +345,16 @@ class FiEndpoint(models.Model):
                 minor_to_decimal(int(item["amount"]), note["currency"]),
                 item.get("quantity"),
             )
-            lines.append(
-                Command.create(
-                    {
-                        "product_id": product.id or False,
-                        "name": item.get("description")
-                        or product.display_name
-                        or label,
-                        "quantity": quantity,
-                        "price_unit": float(unit),
-                        "tax_ids": [Command.set(taxes.ids)],
-                    }
-                )
-            )
+            values = {
+                "product_id": product.id or False,
+                "name": item.get("description") or product.display_name or label,
+                "quantity": quantity,
+                "price_unit": float(unit),
+                "tax_ids": [Command.set(taxes.ids)],
+            }
+            if not product and adjustments:
+                values["account_id"] = adjustments.id
+            lines.append(Command.create(values))
         return self.env["account.move"].create(
             {
                 "move_type": "out_refund",

@@ -326,6 +326,49 @@ class TestStripeBilling(StripeCommon):
         )
         self.assertEqual(move.amount_residual, 28.80, "reconciled with the invoice")
 
+    def test_custom_credit_note_line_goes_to_the_adjustments_account(self):
+        allowances = self.env["account.account"].create(
+            {"code": "S4901", "name": "Sales allowances", "account_type": "income"}
+        )
+        self.endpoint.stripe_credit_adjustment_account_id = allowances
+        move = self.booked_invoice("in_cn_0010", 2400, [self.line(2000)])
+        self.assertEqual(move.invoice_line_ids.product_id, self.product)
+        goodwill = {
+            "id": "cnli_goodwill_10",
+            "type": "custom_line_item",
+            "amount": 500,
+            "description": "Goodwill",
+            "quantity": 1,
+            "tax_rates": ["txr_vat20"],
+        }
+        credited = {
+            "id": "cnli_gold_10",
+            "type": "invoice_line_item",
+            "invoice_line_item": "il_2000_1",
+            "amount": 1000,
+            "description": "Gold plan, half a month",
+            "quantity": 1,
+            "tax_rates": ["txr_vat20"],
+        }
+        note = self.credit_note("cn_adj_0010", "in_cn_0010", 1800, [goodwill, credited])
+        event = self.stripe.event("credit_note.created", note)
+        self.deliver(event)
+        self.run_jobs()
+        self.assertEqual(self.message_of(event).state, "done")
+        credit = self.bound("credit_note", "cn_adj_0010")
+        lines = {line.name: line for line in credit.invoice_line_ids}
+        # even on an invoice of one product: the account finance chose
+        self.assertFalse(lines["Goodwill"].product_id)
+        self.assertEqual(lines["Goodwill"].account_id, allowances)
+        self.assertEqual(lines["Goodwill"].tax_ids, self.tax)
+        # a line crediting an invoice line still reverses its product's revenue
+        self.assertEqual(lines["Gold plan, half a month"].product_id, self.product)
+        self.assertEqual(
+            lines["Gold plan, half a month"].account_id,
+            move.invoice_line_ids.account_id,
+        )
+        self.assertEqual(credit.amount_total, 18.00)
+
     def test_credit_note_of_a_line_stripe_does_not_list_books_nothing(self):
         self.booked_invoice("in_cn_0009", 2400, [self.line(2000)])
         note = self.credit_note(
