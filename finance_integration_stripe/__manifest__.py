@@ -20,6 +20,7 @@
         "views/fi_endpoint_views.xml",
         "views/fi_stripe_backfill_views.xml",
         "views/fi_stripe_payout_views.xml",
+        "views/fi_stripe_reconciliation_views.xml",
         "views/menus.xml",
     ],
     "demo": ["demo/stripe_demo.xml"],

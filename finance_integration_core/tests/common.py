@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import common
@@ -21,6 +22,22 @@ from ..lib.signature import sign
 # behaves as those builds do. A newer Odoo keeps its own.
 common.__dict__.setdefault("SETATTR_SOURCES", {})
 from odoo.addons.queue_job.tests.common import trap_jobs  # noqa: E402, F401
+
+
+def browser_js_screenshot(case, prefix, url, code, ready, login="admin"):
+    """``case.browser_js(url, code, ready)`` (an ``HttpCase``), then a
+    screenshot of the page as the user sees it once ``code`` has passed, in
+    Odoo's screenshots folder (file name starting with ``prefix``)."""
+    original = common.ChromeBrowser._wait_code_ok
+
+    def then_screenshot(browser, code, timeout, error_checker=None):
+        result = original(browser, code, timeout, error_checker=error_checker)
+        browser.take_screenshot(prefix).result(timeout=30)
+        return result
+
+    with patch.object(common.ChromeBrowser, "_wait_code_ok", then_screenshot):
+        case.browser_js(url, code, ready=ready, login=login, timeout=180)
+
 
 SECRET = "whsec_test_primary_0123456789"
 SECRET_NEXT = "whsec_test_rotated_9876543210"

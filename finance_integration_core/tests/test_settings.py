@@ -1,13 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """The Finance Integration block of Odoo's Settings."""
 
-from unittest.mock import patch
-
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
 
-from .common import FiCommon
+from .common import FiCommon, browser_js_screenshot
 
 
 @tagged("post_install", "-at_install")
@@ -69,13 +66,6 @@ class TestSettingsPage(HttpCase):
         self.env["fi.endpoint"].create(
             {"name": "Settings page endpoint", "provider": "generic_hmac"}
         )
-        original = ChromeBrowser._wait_code_ok
-
-        def then_screenshot(browser, code, timeout, error_checker=None):
-            result = original(browser, code, timeout, error_checker=error_checker)
-            # the page as the user sees it, saved in Odoo's screenshots folder
-            browser.take_screenshot("fi_settings_").result(timeout=30)
-            return result
 
         block = "div.app_settings_block[data-key='finance_integration_core']"
         code = f"""
@@ -97,11 +87,10 @@ class TestSettingsPage(HttpCase):
             test.scrollIntoView({{block: "center"}});
             console.log("test successful");
         """
-        with patch.object(ChromeBrowser, "_wait_code_ok", then_screenshot):
-            self.browser_js(
-                "/odoo/action-finance_integration_core.action_fi_settings",
-                code,
-                ready=f'!!document.querySelector("{block} .o_setting_box")',
-                login="admin",
-                timeout=180,
-            )
+        browser_js_screenshot(
+            self,
+            "fi_settings_",
+            "/odoo/action-finance_integration_core.action_fi_settings",
+            code,
+            ready=f'!!document.querySelector("{block} .o_setting_box")',
+        )

@@ -2,7 +2,9 @@
 booked for it, in integer minor units per currency.
 
 Rows are ``(key, currency, amount_minor)``; the key names the Stripe object
-(``("payment_intent", "pi_1")``), the same on both sides.
+(``("payment_intent", "pi_1")``), the same on both sides. Totals are per
+currency and kind of object (the key's first part): what was billed, paid and
+refunded on each side, never one sum of all three.
 
 >>> r = compare(
 ...     [(("payment_intent", "pi_1"), "usd", 1000),
@@ -17,8 +19,10 @@ Rows are ``(key, currency, amount_minor)``; the key names the Stripe object
 [(('payment_intent', 'pi_9'), 'eur', 700)]
 >>> r.different
 [(('refund', 're_1'), 'usd', -200, -250)]
->>> r.totals
-{'eur': {'stripe': 0, 'odoo': 700}, 'usd': {'stripe': 1300, 'odoo': 750}}
+>>> r.totals["usd"]["payment_intent"], r.totals["usd"]["refund"]
+({'stripe': 1500, 'odoo': 1000}, {'stripe': -200, 'odoo': -250})
+>>> r.totals["eur"]
+{'payment_intent': {'stripe': 0, 'odoo': 700}}
 >>> bool(r)
 True
 """
@@ -35,14 +39,14 @@ class Result:
         """True when the two sides differ."""
         return bool(self.missing_in_odoo or self.missing_in_stripe or self.different)
 
-    def _add(self, side, currency, amount):
-        row = self.totals.setdefault(currency, {"stripe": 0, "odoo": 0})
-        row[side] += amount
+    def _add(self, side, currency, kind, amount):
+        kinds = self.totals.setdefault(currency, {})
+        kinds.setdefault(kind, {"stripe": 0, "odoo": 0})[side] += amount
 
 
 def compare(stripe_rows, odoo_rows):
-    """Both sides of a day, row by row and in totals per currency (a key
-    present twice on one side adds up)."""
+    """Both sides of a day, row by row and in totals per currency and kind
+    (a key present twice on one side adds up)."""
     result = Result()
     sides = ({}, {})
     for index, (name, rows) in enumerate(
@@ -54,7 +58,7 @@ def compare(stripe_rows, odoo_rows):
             if known and known[0] != currency:
                 raise ValueError(f"{key} is in {known[0]} and {currency} on {name}")
             sides[index][key] = (currency, (known[1] if known else 0) + int(amount))
-            result._add(name, currency, int(amount))
+            result._add(name, currency, key[0], int(amount))
     stripe, odoo = sides
     for key in sorted(stripe, key=str):
         currency, amount = stripe[key]
@@ -65,5 +69,8 @@ def compare(stripe_rows, odoo_rows):
     for key in sorted(odoo, key=str):
         if key not in stripe:
             result.missing_in_stripe.append((key, *odoo[key]))
-    result.totals = dict(sorted(result.totals.items()))
+    result.totals = {
+        currency: dict(sorted(kinds.items()))
+        for currency, kinds in sorted(result.totals.items())
+    }
     return result

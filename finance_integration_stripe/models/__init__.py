@@ -13,4 +13,5 @@ from . import fi_endpoint_reconcile
 from . import fi_endpoint_risk
 from . import fi_stripe_currency
 from . import fi_stripe_payout
+from . import fi_stripe_reconciliation
 from . import fi_endpoint_close

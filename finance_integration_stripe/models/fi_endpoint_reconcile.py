@@ -13,6 +13,7 @@ from odoo.addons.finance_integration_core.models.fi_exception import OPEN_STATES
 from ..lib.api import StripeBusinessError
 from ..lib.money import minor_to_decimal
 from ..lib.reconcile import compare
+from .fi_stripe_reconciliation import KIND_COLUMNS
 
 #: Stripe objects of a day, the binding their posting is bound by, the sign
 RECONCILED_OBJECTS = (
@@ -157,10 +158,13 @@ class FiEndpoint(models.Model):
         result = compare(stripe_rows, self._fi_stripe_odoo_rows(keys, day))
         totals = {
             code.upper(): {
-                side: str(minor_to_decimal(amount, code))
-                for side, amount in row.items()
+                KIND_COLUMNS[kind]: {
+                    side: str(minor_to_decimal(abs(amount), code))
+                    for side, amount in sides.items()
+                }
+                for kind, sides in kinds.items()
             }
-            for code, row in result.totals.items()
+            for code, kinds in result.totals.items()
         }
         binding = self.env["fi.binding"]
         case = binding.to_odoo(self, "reconciliation", day.isoformat())
@@ -186,6 +190,9 @@ class FiEndpoint(models.Model):
                     "resolution_note": _("Reconciled again: no difference left."),
                 }
             )
+        register = self.env["fi.stripe.reconciliation"]._fi_record_day(
+            self, day, result, case if result else None
+        )
         self.env["fi.audit"]._fi_event(
             "stripe.day_reconciled",
             _("Stripe day %s reconciled", day),
@@ -199,7 +206,12 @@ class FiEndpoint(models.Model):
                 "different": len(result.different),
             },
         )
-        return {"totals": totals, "result": result, "exception": case or None}
+        return {
+            "totals": totals,
+            "result": result,
+            "exception": case or None,
+            "register": register,
+        }
 
     def _fi_stripe_reconcile_text(self, day, result):
         def money(code, amount):
@@ -234,15 +246,22 @@ class FiEndpoint(models.Model):
                     ours=money(code, ours),
                 )
             )
-        for code, row in result.totals.items():
-            lines.append(
-                _(
-                    "Total %(cur)s: Stripe %(theirs)s, Odoo %(ours)s",
-                    cur=code.upper(),
-                    theirs=money(code, row["stripe"]),
-                    ours=money(code, row["odoo"]),
+        labels = {
+            "invoice": _("billed"),
+            "payment_intent": _("paid"),
+            "refund": _("refunded"),
+        }
+        for code, kinds in result.totals.items():
+            for kind, sides in kinds.items():
+                lines.append(
+                    _(
+                        "Total %(cur)s %(kind)s: Stripe %(theirs)s, Odoo %(ours)s",
+                        cur=code.upper(),
+                        kind=labels[kind],
+                        theirs=money(code, abs(sides["stripe"])),
+                        ours=money(code, abs(sides["odoo"])),
+                    )
                 )
-            )
         return "\n".join(lines)
 
     @api.model

@@ -3,12 +3,12 @@
 approved settings versions, as the endpoint's own accounts do."""
 
 import json
-from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
+
+from odoo.addons.finance_integration_core.tests.common import browser_js_screenshot
 
 from .common import StripeCommon
 
@@ -224,12 +224,6 @@ class TestStripeChangeForm(HttpCase):
             }
         )
         change_id = endpoint.action_propose_change()["res_id"]
-        original = ChromeBrowser._wait_code_ok
-
-        def then_screenshot(browser, code, timeout, error_checker=None):
-            result = original(browser, code, timeout, error_checker=error_checker)
-            browser.take_screenshot("fi_stripe_change_").result(timeout=30)
-            return result
 
         code = """
             const form = document.querySelector(".o_form_view");
@@ -253,11 +247,10 @@ class TestStripeChangeForm(HttpCase):
             console.log("test successful");
         """
         field = ".o_field_widget[name='stripe_currency_line_ids'] .o_data_row"
-        with patch.object(ChromeBrowser, "_wait_code_ok", then_screenshot):
-            self.browser_js(
-                f"/odoo/fi.endpoint.change/{change_id}",
-                code,
-                ready=f'!!document.querySelector("{field}")',
-                login="admin",
-                timeout=180,
-            )
+        browser_js_screenshot(
+            self,
+            "fi_stripe_change_",
+            f"/odoo/fi.endpoint.change/{change_id}",
+            code,
+            ready=f'!!document.querySelector("{field}")',
+        )

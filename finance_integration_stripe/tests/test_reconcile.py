@@ -6,7 +6,9 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.finance_integration_core.tests.common import browser_js_screenshot
 
 from .common import StripeCommon
 
@@ -71,15 +73,42 @@ class TestStripeDailyReconciliation(StripeCommon):
             result.missing_in_stripe, [(("payment_intent", "pi_rc_ghost"), "usd", 500)]
         )
         self.assertEqual(result.different, [(("refund", "re_rc_a"), "usd", -400, -300)])
+        # billed, paid and refunded apart, never one sum of the three
         self.assertEqual(
-            outcome["totals"], {"USD": {"stripe": "26.00", "odoo": "12.00"}}
+            outcome["totals"],
+            {
+                "USD": {
+                    "paid": {"stripe": "30.00", "odoo": "15.00"},
+                    "refunded": {"stripe": "4.00", "odoo": "3.00"},
+                }
+            },
         )
         case = outcome["exception"]
+        register = outcome["register"]
+        self.assertEqual(
+            [
+                (
+                    row.day,
+                    row.currency_id,
+                    row.paid_stripe,
+                    row.paid_odoo,
+                    row.refunded_stripe,
+                    row.refunded_odoo,
+                    row.billed_stripe,
+                    row.difference_count,
+                    row.state,
+                    row.exception_id,
+                )
+                for row in register
+            ],
+            [(self.day, self.usd, 30.0, 15.0, 4.0, 3.0, 0.0, 3, "different", case)],
+        )
         self.assertEqual(case.state, "new")
         self.assertEqual(case.endpoint_id, self.endpoint)
         self.assertIn("pi_rc_b: 20.00 USD in Stripe, not in Odoo", case.detail)
         self.assertIn("re_rc_a: Stripe -4.00 USD, Odoo -3.00 USD", case.detail)
-        self.assertIn("Total USD: Stripe 26.00 USD, Odoo 12.00 USD", case.detail)
+        self.assertIn("Total USD paid: Stripe 30.00 USD, Odoo 15.00 USD", case.detail)
+        self.assertIn("Total USD refunded: Stripe 4.00 USD, Odoo 3.00 USD", case.detail)
         self.assertNotIn("pi_rc_c", case.detail)
         # run again: the same exception, updated
         self.assertEqual(
@@ -93,9 +122,24 @@ class TestStripeDailyReconciliation(StripeCommon):
         outcome = self.endpoint._fi_stripe_reconcile_day(self.day)
         self.assertFalse(outcome["result"])
         self.assertEqual(
-            outcome["totals"], {"USD": {"stripe": "27.00", "odoo": "27.00"}}
+            outcome["totals"],
+            {
+                "USD": {
+                    "paid": {"stripe": "30.00", "odoo": "30.00"},
+                    "refunded": {"stripe": "3.00", "odoo": "3.00"},
+                }
+            },
         )
         self.assertEqual(case.state, "resolved")
+        # the day's row is replaced, not added to
+        rows = self.env["fi.stripe.reconciliation"].search(
+            [("endpoint_id", "=", self.endpoint.id), ("day", "=", self.day)]
+        )
+        self.assertEqual(rows, outcome["register"])
+        self.assertEqual(
+            (rows.paid_odoo, rows.difference_count, rows.state, rows.exception_id),
+            (30.0, 0, "matched", self.env["fi.exception"]),
+        )
 
     def test_cron_reconciles_each_finished_day_once(self):
         self.endpoint.sudo().write(
@@ -111,3 +155,63 @@ class TestStripeDailyReconciliation(StripeCommon):
         listed = self.stripe.count("GET", "/v1/charges")
         self.env["fi.endpoint"]._cron_fi_stripe_reconcile()
         self.assertEqual(self.stripe.count("GET", "/v1/charges"), listed)
+
+
+@tagged("post_install", "-at_install")
+class TestStripeReconciliationRegister(HttpCase):
+    def test_register_lists_each_day_differences_first_visible(self):
+        endpoint = self.env["fi.endpoint"].create(
+            {"name": "Stripe register endpoint", "provider": "stripe"}
+        )
+        register = self.env["fi.stripe.reconciliation"]
+        for day, paid_odoo, state in (
+            ("2026-11-29", 120.0, "matched"),
+            ("2026-11-30", 95.5, "different"),
+        ):
+            register.create(
+                {
+                    "endpoint_id": endpoint.id,
+                    "company_id": endpoint.company_id.id,
+                    "day": day,
+                    "currency_id": self.env.ref("base.USD").id,
+                    "paid_stripe": 120.0,
+                    "paid_odoo": paid_odoo,
+                    "refunded_stripe": 10.0,
+                    "refunded_odoo": 10.0,
+                    "difference_count": int(state == "different"),
+                    "state": state,
+                }
+            )
+        action = self.env.ref(
+            "finance_integration_stripe.fi_stripe_reconciliation_action"
+        )
+
+        code = """
+            const rows = [...document.querySelectorAll(".o_list_view .o_data_row")];
+            const texts = rows.map((row) => row.innerText);
+            if (rows.length !== 2) {
+                throw new Error("expected two days: " + texts + " in "
+                    + document.body.innerText.slice(0, 2000));
+            }
+            // the newest day first, in red, with what differs
+            if (!texts[0].includes("11/30/2026") || !texts[0].includes("95.50")
+                    || !rows[0].classList.contains("text-danger")) {
+                throw new Error("the day with a difference is not shown first: "
+                    + texts[0]);
+            }
+            const header = document.querySelector(".o_list_view thead").innerText;
+            for (const label of ["Paid in Stripe", "Payments in Odoo",
+                    "Refunded in Stripe", "Differences"]) {
+                if (!header.includes(label)) {
+                    throw new Error("missing column: " + label);
+                }
+            }
+            console.log("test successful");
+        """
+        browser_js_screenshot(
+            self,
+            "fi_stripe_reconciliation_",
+            f"/odoo/action-{action.id}",
+            code,
+            ready='!!document.querySelector(".o_content, .o_error_dialog")',
+        )

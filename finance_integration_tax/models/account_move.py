@@ -97,7 +97,9 @@ class AccountMove(models.Model):
         "for this invoice's amounts: the tax engine validates and commits it, "
         "a difference opens an exception instead of changing the invoice.",
     )
-    fi_correlation_id = fields.Char("Correlation Id", copy=False, readonly=True)
+    fi_correlation_id = fields.Char(
+        "Integration Correlation ID", copy=False, readonly=True
+    )
     fi_einvoice_state = fields.Selection(
         [("none", "Not an e-invoice")] + DOC_STATES,
         "E-invoice State",
