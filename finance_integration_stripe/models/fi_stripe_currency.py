@@ -18,10 +18,7 @@ class FiStripeCurrencyMixin(models.AbstractModel):
     _name = "fi.stripe.currency.mixin"
     _description = "Stripe Currency Settings (common)"
 
-    # an archived currency keeps its row (and its settings)
-    currency_id = fields.Many2one(
-        "res.currency", required=True, context={"active_test": False}
-    )
+    currency_id = fields.Many2one("res.currency", required=True)
     journal_id = fields.Many2one(
         "account.journal",
         "Journal",
