@@ -61,6 +61,9 @@ class FiEndpoint(models.Model):
                         continue
                     if obj.get("application"):
                         continue  # another app's payment: not booked here
+                    method = (obj.get("payment_method_details") or {}).get("type")
+                    if method == "card_present":
+                        continue  # ignored by the payment flow: not booked here
                     key = obj["payment_intent"]
                     amount = obj.get("amount_captured", obj.get("amount"))
                 elif kind == "refund":

@@ -29,5 +29,19 @@ class TestStripeDemo(TransactionCase):
             .mapped("error_code")
         )
         self.assertLessEqual(
-            {"unmatched_payment", "stripe_dispute", "malformed_payload"}, reasons
+            {
+                "unmatched_payment",
+                "stripe_dispute",
+                "malformed_payload",
+                "stripe_reconciliation",
+            },
+            reasons,
         )
+        # the demo day in the reconciliation register, with what differs
+        day = self.env["fi.stripe.reconciliation"].search(
+            [("endpoint_id", "=", endpoint.id)]
+        )
+        self.assertEqual(len(day), 1)
+        self.assertEqual(day.state, "different")
+        self.assertGreater(day.paid_stripe, day.paid_odoo)
+        self.assertEqual(day.exception_id.error_code, "stripe_reconciliation")

@@ -141,6 +141,30 @@ class TestStripeDailyReconciliation(StripeCommon):
             (30.0, 0, "matched", self.env["fi.exception"]),
         )
 
+    def test_card_present_payments_of_the_day_are_no_difference(self):
+        # a day of its own: the local Stripe keeps its objects between tests
+        day = self.day - timedelta(days=3)
+        created = self.endpoint._fi_stripe_day_window(day)[0] + 3600
+        self.paid(10.00, 1000, "pi_rc_online", created)
+        store = self.intent(
+            self.invoice(15.00),
+            1500,
+            id="pi_rc_store",
+            payment_method_types=["card_present"],
+        )
+        self.stripe.objects[store["latest_charge"]]["payment_method_details"] = {
+            "type": "card_present"
+        }
+        self.charge_of(store, created)
+        event = self.stripe.event("payment_intent.succeeded", store)
+        self.deliver(event)
+        self.run_jobs()
+        self.assertEqual(self.message_of(event).state, "ignored")
+        outcome = self.endpoint._fi_stripe_reconcile_day(day)
+        self.assertFalse(outcome["result"], "the flow ignores it: so does the day")
+        self.assertEqual(outcome["register"].paid_stripe, 10.0)
+        self.assertEqual(outcome["register"].state, "matched")
+
     def test_cron_reconciles_each_finished_day_once(self):
         self.endpoint.sudo().write(
             {
@@ -164,6 +188,7 @@ class TestStripeReconciliationRegister(HttpCase):
             {"name": "Stripe register endpoint", "provider": "stripe"}
         )
         register = self.env["fi.stripe.reconciliation"]
+        register.search([]).unlink()  # the demo's day, when there is one
         for day, paid_odoo, state in (
             ("2026-11-29", 120.0, "matched"),
             ("2026-11-30", 95.5, "different"),
