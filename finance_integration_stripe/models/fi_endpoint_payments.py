@@ -139,19 +139,9 @@ class FiEndpoint(models.Model):
         self._fi_stripe_required(
             intent, "status", "amount_received", "currency", "metadata"
         )
-        if intent.get("application"):
-            raise FiIgnored(
-                _(
-                    "PaymentIntent %(pi)s belongs to the Stripe application %(app)s, "
-                    "not to this company's own payments.",
-                    pi=intent["id"],
-                    app=intent["application"],
-                )
-            )
-        if "card_present" in (intent.get("payment_method_types") or []):
-            raise FiIgnored(
-                _("PaymentIntent %s is a card-present payment.", intent["id"])
-            )
+        foreign = self._fi_stripe_foreign_payment(intent)
+        if foreign:
+            raise FiIgnored(foreign)
         status = intent["status"]
         invoice = self._fi_stripe_invoice_of(intent)
         if status != "succeeded":
@@ -281,6 +271,30 @@ class FiEndpoint(models.Model):
             paid
         )
         return [payments[id(plan)] for plan in plans]
+
+    def _fi_stripe_foreign_payment(self, payment):
+        """Why a Stripe PaymentIntent or charge is not this connector's
+        business (another application's payment on the same account, a
+        card-present payment: booked by whoever took it), or None. The one
+        rule of the payment flow, of refunds and of the daily reconciliation."""
+        label = _("Charge") if payment.get("object") == "charge" else _("PaymentIntent")
+        if payment.get("application"):
+            return _(
+                "%(kind)s %(id)s belongs to the Stripe application %(app)s, not to "
+                "this company's own payments.",
+                kind=label,
+                id=payment["id"],
+                app=payment["application"],
+            )
+        methods = list(payment.get("payment_method_types") or [])
+        methods.append((payment.get("payment_method_details") or {}).get("type"))
+        if "card_present" in methods:
+            return _(
+                "%(kind)s %(id)s is a card-present payment.",
+                kind=label,
+                id=payment["id"],
+            )
+        return None
 
     def _fi_stripe_invoice_of(self, intent):
         """The Odoo invoice a PaymentIntent pays: metadata id or number, then
@@ -567,6 +581,27 @@ class FiEndpoint(models.Model):
             binding.to_odoo(self, "payment_intent", intent_id) if intent_id else None
         )
         if not original:
+            # a refund of a payment the payment flow ignores is ignored too,
+            # never retried until it is dead
+            source = (
+                self._fi_stripe_fetch("payment_intent", intent_id)
+                if intent_id
+                else self._fi_stripe_fetch("charge", refund["charge"])
+            )
+            foreign = self._fi_stripe_foreign_payment(source)
+            if foreign or not intent_id:
+                raise FiIgnored(
+                    _(
+                        "Refund %(re)s is not this connector's business: %(why)s",
+                        re=refund["id"],
+                        why=foreign
+                        or _(
+                            "charge %s has no PaymentIntent (the payment flow "
+                            "books PaymentIntents only).",
+                            refund["charge"],
+                        ),
+                    )
+                )
             raise FiTransientError(
                 _(
                     "Refund %(re)s refers to charge %(ch)s whose payment is not in "

@@ -52,30 +52,61 @@ class FiEndpoint(models.Model):
         """Stripe's charges, refunds and invoices created in ``[start, end)``
         as reconciliation rows (those this connector books)."""
         api = self._fi_stripe_api()
-        rows = []
+        rows, refunds = [], []
         for path, kind, sign in RECONCILED_OBJECTS:
             params = {"created": {"gte": start, "lt": end}}
             for obj in api.iterate(path, params):
                 if kind == "payment_intent":
                     if not obj.get("paid") or not obj.get("payment_intent"):
                         continue
-                    if obj.get("application"):
-                        continue  # another app's payment: not booked here
-                    method = (obj.get("payment_method_details") or {}).get("type")
-                    if method == "card_present":
+                    if self._fi_stripe_foreign_payment(obj):
                         continue  # ignored by the payment flow: not booked here
                     key = obj["payment_intent"]
                     amount = obj.get("amount_captured", obj.get("amount"))
                 elif kind == "refund":
-                    if obj.get("status") not in ("succeeded", "pending"):
-                        continue
-                    key, amount = obj["id"], obj["amount"]
+                    if obj.get("status") in ("succeeded", "pending"):
+                        refunds.append(obj)  # once the foreign ones are known
+                    continue
                 else:
                     if obj.get("status") in ("draft", "void"):
                         continue
                     key, amount = obj["id"], obj["total"]
                 rows.append(((kind, key), obj["currency"], sign * int(amount)))
+        foreign = self._fi_stripe_foreign_refunds(refunds)
+        rows.extend(
+            (("refund", refund["id"]), refund["currency"], -int(refund["amount"]))
+            for refund in refunds
+            if refund["id"] not in foreign
+        )
         return rows
+
+    def _fi_stripe_foreign_refunds(self, refunds):
+        """The ids of ``refunds`` that the refund flow ignores (a refund of a
+        payment that is not this connector's: another application's, a
+        card-present one, a charge without PaymentIntent); a refund bound in
+        Odoo is ours without asking Stripe."""
+        bound = set(
+            self.env["fi.binding"]
+            .sudo()
+            .search(
+                [
+                    ("endpoint_id", "=", self.id),
+                    ("external_type", "=", "refund"),
+                    ("external_id", "in", [refund["id"] for refund in refunds]),
+                ]
+            )
+            .mapped("external_id")
+        )
+        foreign = set()
+        for refund in refunds:
+            if refund["id"] in bound or not refund.get("charge"):
+                continue
+            charge = self._fi_stripe_fetch("charge", refund["charge"])
+            if not charge.get("payment_intent") or self._fi_stripe_foreign_payment(
+                charge
+            ):
+                foreign.add(refund["id"])
+        return foreign
 
     def _fi_stripe_odoo_rows(self, keys, day):
         """What Odoo booked for ``keys`` (bound payments, refunds, invoices),

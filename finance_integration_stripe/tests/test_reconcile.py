@@ -160,9 +160,25 @@ class TestStripeDailyReconciliation(StripeCommon):
         self.deliver(event)
         self.run_jobs()
         self.assertEqual(self.message_of(event).state, "ignored")
+        # and its refund, ignored by the refund flow
+        refund = self.stripe.add(
+            "refund",
+            id="re_rc_store",
+            amount=500,
+            currency="usd",
+            charge=store["latest_charge"],
+            payment_intent=store["id"],
+            status="succeeded",
+            created=created,
+        )
+        event = self.stripe.event("refund.created", refund)
+        self.deliver(event)
+        self.run_jobs()
+        self.assertEqual(self.message_of(event).state, "ignored")
         outcome = self.endpoint._fi_stripe_reconcile_day(day)
-        self.assertFalse(outcome["result"], "the flow ignores it: so does the day")
+        self.assertFalse(outcome["result"], "the flows ignore them: so does the day")
         self.assertEqual(outcome["register"].paid_stripe, 10.0)
+        self.assertEqual(outcome["register"].refunded_stripe, 0.0)
         self.assertEqual(outcome["register"].state, "matched")
 
     def test_cron_reconciles_each_finished_day_once(self):

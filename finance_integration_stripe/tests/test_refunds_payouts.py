@@ -60,6 +60,25 @@ class TestStripeRefundsPayouts(StripeCommon):
         self.assertEqual(message.state, "done")
         self.assertEqual(self.bound("refund", "re_early").amount, 40.0)
 
+    def test_refund_of_a_payment_not_ours_is_ignored_not_retried(self):
+        in_store = self.intent(
+            self.invoice(30.00), 3000, payment_method_types=["card_present"]
+        )
+        other_app = self.intent(self.invoice(20.00), 2000, application="ca_other")
+        for intent, why in (
+            (in_store, "is a card-present payment"),
+            (other_app, "belongs to the Stripe application ca_other"),
+        ):
+            refund = self.refund(intent, 1000, id=f"re_not_ours_{intent['id']}")
+            event = self.stripe.event("refund.created", refund)
+            self.deliver(event)
+            self.run_jobs()
+            message = self.message_of(event)
+            self.assertEqual(message.state, "ignored", why)
+            self.assertIn("is not this connector's business", message.error_message)
+            self.assertIn(f"PaymentIntent {intent['id']} {why}", message.error_message)
+            self.assertFalse(self.bound("refund", refund["id"]))
+
     def test_failed_refund_reverses_its_payment(self):
         _invoice, intent = self.paid_intent(50.00, 5000)
         refund = self.refund(intent, 2000, id="re_fails")
