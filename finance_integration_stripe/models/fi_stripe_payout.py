@@ -7,6 +7,8 @@ from odoo import api, fields, models
 
 from odoo.addons.finance_integration_core.models.fi_message_amount import BigInteger
 
+from ..lib.money import minor_to_decimal
+
 PAYOUT_STATES = [
     ("received", "Received, not settled"),
     ("variance", "Settlement Variance"),
@@ -46,6 +48,32 @@ class FiStripePayout(models.Model):
         help="Booked minus settled amount of the converted transactions, in the "
         "company currency, as booked on the FX difference account.",
     )
+    company_currency_id = fields.Many2one(related="company_id.currency_id")
+    # what finance reads: the minor units above in their currency (stored, so
+    # that lists sum and group them)
+    amount = fields.Monetary(
+        compute="_compute_amounts", store=True, help="What Stripe paid out."
+    )
+    net_amount = fields.Monetary(
+        "Net of Transactions",
+        compute="_compute_amounts",
+        store=True,
+        help="Sum of the nets of the payout's balance transactions.",
+    )
+    variance = fields.Monetary(
+        compute="_compute_amounts",
+        store=True,
+        help="Paid out minus the net of its balance transactions; not zero: "
+        "the payout is not settled (a settlement variance exception is open).",
+    )
+    fx_difference = fields.Monetary(
+        "FX Difference",
+        compute="_compute_amounts",
+        store=True,
+        currency_field="company_currency_id",
+        help="Booked minus settled amount of the converted transactions, in the "
+        "company currency.",
+    )
     stripe_status = fields.Char("Stripe Status", readonly=True)
     arrival_date = fields.Date(readonly=True, index=True)
     state = fields.Selection(
@@ -61,6 +89,31 @@ class FiStripePayout(models.Model):
             "A Stripe payout is registered once per endpoint.",
         ),
     ]
+
+    @api.depends(
+        "amount_minor",
+        "net_minor",
+        "variance_minor",
+        "fx_difference_minor",
+        "currency_id",
+        "company_id",
+    )
+    def _compute_amounts(self):
+        for payout in self:
+            code = payout.currency_id.name
+            company_code = payout.company_id.currency_id.name
+            for name, minor, currency in (
+                ("amount", payout.amount_minor, code),
+                ("net_amount", payout.net_minor, code),
+                ("variance", payout.variance_minor, code),
+                ("fx_difference", payout.fx_difference_minor, company_code),
+            ):
+                # Odoo's monetary fields are floats: assigned, never summed here
+                payout[name] = (
+                    float(minor_to_decimal(int(minor or 0), currency))
+                    if currency
+                    else 0.0
+                )
 
     @api.model
     def _fi_note(self, endpoint, payout_id, vals):

@@ -256,6 +256,21 @@ class TestStripeBackfillPayouts(StripeCommon):
             [("fi_stripe_ref", "=", pid), ("account_id", "=", self.transit.id)]
         )
 
+    def test_register_shows_amounts_in_their_currency_never_100x(self):
+        shown = {}
+        for pid, currency, minor in (
+            ("po_show_usd", self.usd, 94100),
+            ("po_show_jpy", self.jpy, 5000),
+            ("po_show_kwd", self.kwd, 1234),
+        ):
+            row = self.env["fi.stripe.payout"]._fi_note(
+                self.endpoint,
+                pid,
+                {"currency_id": currency.id, "amount_minor": minor},
+            )
+            shown[currency.name] = row.amount
+        self.assertEqual(shown, {"USD": 941.0, "JPY": 5000.0, "KWD": 1.234})
+
     def test_dry_run_lists_the_payouts_the_register_lacks_and_stores_nothing(self):
         report = self.endpoint._fi_stripe_backfill(self.cutover, dry_run=True)
         self.assertEqual(
@@ -289,6 +304,8 @@ class TestStripeBackfillPayouts(StripeCommon):
         settled = rows["po_reg_settled"]
         self.assertEqual(settled.move_id, self.legacy)
         self.assertEqual((settled.amount_minor, settled.variance_minor), (5000, 0))
+        self.assertEqual((settled.amount, settled.variance), (50.0, 0.0))
+        self.assertEqual(settled.fx_difference, 0.37)
         # the FX difference its entry booked (KPIs sum it)
         self.assertEqual(settled.fx_difference_minor, 37)
         self.assertEqual(settled.stripe_status, "paid")
