@@ -6,7 +6,9 @@ import time
 from datetime import UTC, datetime
 
 from odoo import Command
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
+
+from odoo.addons.finance_integration_core.tests.common import browser_js_screenshot
 
 from .common import StripeCommon
 
@@ -342,3 +344,50 @@ class TestStripeBackfillPayouts(StripeCommon):
         )
         self.run_jobs()
         self.assertEqual(self.settlements("po_reg_settled"), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestStripePayoutList(HttpCase):
+    def test_payout_list_shows_amounts_in_their_currency(self):
+        endpoint = self.env["fi.endpoint"].create(
+            {"name": "Stripe payout list endpoint", "provider": "stripe"}
+        )
+        payouts = self.env["fi.stripe.payout"]
+        payouts.search([]).unlink()  # the demo's payout, when there is one
+        for pid, code, minor, variance in (
+            ("po_list_usd", "base.USD", 94100, -710),
+            ("po_list_jpy", "base.JPY", 5000, 0),
+        ):
+            currency = self.env.ref(code)
+            currency.active = True
+            payouts._fi_note(
+                endpoint,
+                pid,
+                {
+                    "currency_id": currency.id,
+                    "amount_minor": minor,
+                    "variance_minor": variance,
+                    "state": "variance" if variance else "received",
+                },
+            )
+        action = self.env.ref("finance_integration_stripe.fi_stripe_payout_action")
+        code = """
+            const rows = [...document.querySelectorAll(".o_list_view .o_data_row")]
+                .map((row) => row.innerText);
+            const usd = rows.find((text) => text.includes("po_list_usd")) || "";
+            const jpy = rows.find((text) => text.includes("po_list_jpy")) || "";
+            if (!usd.includes("941.00") || !usd.includes("-7.10")) {
+                throw new Error("USD payout not in dollars: " + usd);
+            }
+            if (!jpy.includes("5,000") || jpy.includes("50.00")) {
+                throw new Error("JPY payout not in whole yen: " + jpy);
+            }
+            console.log("test successful");
+        """
+        browser_js_screenshot(
+            self,
+            "fi_stripe_payouts_",
+            f"/odoo/action-{action.id}",
+            code,
+            ready='!!document.querySelector(".o_list_view .o_data_row")',
+        )
