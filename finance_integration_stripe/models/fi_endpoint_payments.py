@@ -296,6 +296,33 @@ class FiEndpoint(models.Model):
             )
         return None
 
+    def _fi_stripe_foreign_refund(self, refund, charge=None):
+        """Why a refund is not this connector's business (a refund of a
+        payment the payment flow ignores, or of a charge without
+        PaymentIntent, which the payment flow never books), or None. Reads
+        its PaymentIntent, else its charge (``charge`` when already read)."""
+        intent_id = refund.get("payment_intent") or (charge or {}).get("payment_intent")
+        if intent_id:
+            why = self._fi_stripe_foreign_payment(
+                self._fi_stripe_fetch("payment_intent", intent_id)
+            )
+        else:
+            charge = charge or self._fi_stripe_fetch("charge", refund["charge"])
+            why = self._fi_stripe_foreign_payment(charge)
+            if not why and not charge.get("payment_intent"):
+                why = _(
+                    "charge %s has no PaymentIntent (the payment flow books "
+                    "PaymentIntents only).",
+                    refund["charge"],
+                )
+        if not why:
+            return None
+        return _(
+            "Refund %(re)s is not this connector's business: %(why)s",
+            re=refund["id"],
+            why=why,
+        )
+
     def _fi_stripe_invoice_of(self, intent):
         """The Odoo invoice a PaymentIntent pays: metadata id or number, then
         the Stripe invoice binding; None when nothing names one."""
@@ -573,7 +600,7 @@ class FiEndpoint(models.Model):
             return payment or None
         if payment:
             return payment  # posted once (or started from Odoo and bound)
-        intent_id = refund.get("payment_intent")
+        intent_id, charge = refund.get("payment_intent"), None
         if not intent_id:
             charge = self._fi_stripe_fetch("charge", refund["charge"])
             intent_id = charge.get("payment_intent")
@@ -583,25 +610,9 @@ class FiEndpoint(models.Model):
         if not original:
             # a refund of a payment the payment flow ignores is ignored too,
             # never retried until it is dead
-            source = (
-                self._fi_stripe_fetch("payment_intent", intent_id)
-                if intent_id
-                else self._fi_stripe_fetch("charge", refund["charge"])
-            )
-            foreign = self._fi_stripe_foreign_payment(source)
-            if foreign or not intent_id:
-                raise FiIgnored(
-                    _(
-                        "Refund %(re)s is not this connector's business: %(why)s",
-                        re=refund["id"],
-                        why=foreign
-                        or _(
-                            "charge %s has no PaymentIntent (the payment flow "
-                            "books PaymentIntents only).",
-                            refund["charge"],
-                        ),
-                    )
-                )
+            foreign = self._fi_stripe_foreign_refund(refund, charge)
+            if foreign:
+                raise FiIgnored(foreign)
             raise FiTransientError(
                 _(
                     "Refund %(re)s refers to charge %(ch)s whose payment is not in "

@@ -97,16 +97,13 @@ class FiEndpoint(models.Model):
             )
             .mapped("external_id")
         )
-        foreign = set()
-        for refund in refunds:
-            if refund["id"] in bound or not refund.get("charge"):
-                continue
-            charge = self._fi_stripe_fetch("charge", refund["charge"])
-            if not charge.get("payment_intent") or self._fi_stripe_foreign_payment(
-                charge
-            ):
-                foreign.add(refund["id"])
-        return foreign
+        return {
+            refund["id"]
+            for refund in refunds
+            if refund["id"] not in bound
+            and (refund.get("charge") or refund.get("payment_intent"))
+            and self._fi_stripe_foreign_refund(refund)
+        }
 
     def _fi_stripe_odoo_rows(self, keys, day):
         """What Odoo booked for ``keys`` (bound payments, refunds, invoices),

@@ -148,16 +148,9 @@ class FiEndpoint(models.Model):
             wanted = endpoint._fi_stripe_parse_currency_settings(
                 endpoint.stripe_currency_settings
             )
-            rows = {row.currency_id: row for row in endpoint.stripe_currency_ids}
-            for currency, values in wanted.items():
-                if currency in rows:
-                    rows.pop(currency).write(values)
-                else:
-                    self.env["fi.stripe.currency"].create(
-                        dict(values, endpoint_id=endpoint.id, currency_id=currency.id)
-                    )
-            for row in rows.values():
-                row.unlink()
+            endpoint.stripe_currency_ids = row_commands(
+                endpoint.stripe_currency_ids, wanted
+            )
 
     def _fi_stripe_parse_currency_settings(self, text):
         """``{currency: {journal_id, clearing_account_id}}`` from the governed
@@ -321,15 +314,23 @@ class FiEndpointChange(models.Model):
             wanted = change.endpoint_id._fi_stripe_parse_currency_settings(
                 change.stripe_currency_settings
             )
-            rows = {row.currency_id: row for row in change.stripe_currency_line_ids}
-            commands = [
-                Command.update(rows.pop(currency).id, values)
-                if currency in rows
-                else Command.create(dict(values, currency_id=currency.id))
-                for currency, values in wanted.items()
-            ]
-            commands += [Command.unlink(row.id) for row in rows.values()]
-            change.stripe_currency_line_ids = commands
+            change.stripe_currency_line_ids = row_commands(
+                change.stripe_currency_line_ids, wanted
+            )
+
+
+def row_commands(rows, wanted):
+    """The commands that make the per-currency ``rows`` (an endpoint's or a
+    version's) the ``wanted`` ``{currency: values}``: a row kept per currency,
+    updated, the others created or deleted."""
+    by_currency = {row.currency_id: row for row in rows}
+    commands = [
+        Command.update(by_currency.pop(currency).id, values)
+        if currency in by_currency
+        else Command.create(dict(values, currency_id=currency.id))
+        for currency, values in wanted.items()
+    ]
+    return commands + [Command.unlink(row.id) for row in by_currency.values()]
 
 
 def currency_settings_json(rows):
