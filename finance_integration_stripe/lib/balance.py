@@ -23,6 +23,26 @@ are fed as events.
 {'eur': 9000, 'jpy': 0, 'usd': 1000}
 >>> opening.moved
 {'usd': 250, 'jpy': 700, 'eur': -9000}
+
+Between two payouts, Stripe's balance and the clearing accounts differ by
+what is not paid out yet, transaction by transaction (``Unsettled``): Odoo
+holds a payment or refund at its gross amount while Stripe holds its net (the
+difference is its fee, booked when its payout settles); a payout Stripe has
+made but Odoo has not settled yet is off Stripe's balance only; a transaction
+Odoo books only when its payout settles (an adjustment, a Stripe fee, a
+reserve) is in Stripe's balance only.
+
+>>> gap = Unsettled()
+>>> gap.add_held({"id": "txn_c", "amount": 1099, "fee": 62, "net": 1037,
+...               "currency": "usd", "created": 20})
+>>> gap.add_payout({"id": "txn_p", "amount": -500, "net": -500,
+...                 "currency": "usd", "created": 30})
+>>> gap.add_other({"id": "txn_a", "amount": 200, "net": 200,
+...                "currency": "usd", "created": 10})
+>>> gap.expected()
+{'usd': -362}
+>>> gap.parts("usd"), gap.oldest, gap.newest
+({'fees': -62, 'payouts': -500, 'other': 200, 'converted': 0}, 10, 30)
 """
 
 #: the parts of ``/v1/balance`` that are the account's money (``available``:
@@ -84,3 +104,68 @@ class Opening:
         """Per currency (sorted), the balance at the cut-over in minor units."""
         codes = sorted(set(self.now) | set(self.moved))
         return {code: self.now.get(code, 0) - self.moved.get(code, 0) for code in codes}
+
+
+class Unsettled:
+    """What Stripe's balance holds and the clearing accounts do not (yet), per
+    currency in minor units, folded from the balance transactions not in a
+    payout Odoo settled (streamed: no transaction is kept).
+
+    ``expected()`` is Stripe's balance less the clearing accounts when both
+    sides booked everything: a difference beyond it is a real one."""
+
+    #: the parts of the expected difference, in the order finance reads them
+    PARTS = ("fees", "payouts", "other", "converted")
+
+    def __init__(self):
+        self.amounts = {part: {} for part in self.PARTS}
+        self.count = 0
+        #: ``created`` of the oldest and newest transaction folded in
+        self.oldest = None
+        self.newest = None
+
+    def _fold(self, part, code, minor):
+        bucket = self.amounts[part]
+        bucket[code] = bucket.get(code, 0) + minor
+
+    def _seen(self, txn):
+        where = f"balance transaction {txn.get('id')}"
+        if not txn.get("currency"):
+            raise ValueError(f"{where}: currency is missing")
+        created = txn.get("created")
+        if isinstance(created, int) and not isinstance(created, bool):
+            self.oldest = created if self.oldest is None else min(self.oldest, created)
+            self.newest = created if self.newest is None else max(self.newest, created)
+        self.count += 1
+        return where, txn["currency"].lower()
+
+    def add_held(self, txn, booked=None):
+        """A transaction the clearing account holds at its gross ``amount``
+        (Stripe: its ``net``), or, with ``booked`` = ``(code, minor)``, at
+        that amount in the currency Odoo booked it in (Stripe converted it)."""
+        where, code = self._seen(txn)
+        net = _minor(txn.get("net"), f"{where}: net")
+        if booked:
+            self._fold("converted", code, net)
+            self._fold("converted", booked[0].lower(), -booked[1])
+            return
+        amount = _minor(txn.get("amount"), f"{where}: amount")
+        self._fold("fees", code, net - amount)
+
+    def add_payout(self, txn):
+        """A payout (or its failure) Odoo has not settled: Stripe's only."""
+        where, code = self._seen(txn)
+        self._fold("payouts", code, _minor(txn.get("net"), f"{where}: net"))
+
+    def add_other(self, txn):
+        """A transaction Odoo books only when its payout settles."""
+        where, code = self._seen(txn)
+        self._fold("other", code, _minor(txn.get("net"), f"{where}: net"))
+
+    def parts(self, code):
+        return {part: self.amounts[part].get(code, 0) for part in self.PARTS}
+
+    def expected(self):
+        """Per currency (sorted), Stripe's balance less the clearing accounts."""
+        codes = sorted({code for bucket in self.amounts.values() for code in bucket})
+        return {code: sum(self.parts(code).values()) for code in codes}

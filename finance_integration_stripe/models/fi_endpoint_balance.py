@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import time
 from datetime import UTC, datetime
 
 from odoo import _, api, fields, models
@@ -9,8 +10,10 @@ from odoo.addons.finance_integration_core.lib.errors import (
     FiTransientError,
 )
 
-from ..lib.balance import Opening, balance_totals
-from ..lib.money import decimal_to_minor, exponent, minor_to_decimal
+from ..lib import const
+from ..lib.balance import Opening, Unsettled, balance_totals
+from ..lib.money import minor_to_decimal
+from ..lib.settlement import PAYOUT_TYPES, category_of
 
 
 class FiEndpoint(models.Model):
@@ -30,6 +33,15 @@ class FiEndpoint(models.Model):
         "opening balance: balance transactions created before it are in that "
         "balance (net of their fees), their payout moves only their net off "
         "the clearing account.",
+    )
+
+    stripe_balance_watermark = fields.Integer(
+        "Balance Check Watermark",
+        readonly=True,
+        copy=False,
+        help="Unix time of the oldest balance transaction that no payout "
+        "settled in Odoo held at the last balance check: the next check lists "
+        "the balance transactions from there.",
     )
 
     def _fi_stripe_balance_now(self):
@@ -133,20 +145,87 @@ class FiEndpoint(models.Model):
             )
         return booked
 
-    def _fi_stripe_check_balance(self):
-        """Stripe's balance (available + pending, per currency) against the
-        clearing accounts (the endpoint's and the per-currency ones: their
-        amount in each currency). Returns
-        ``{currency: (stripe, odoo, difference)}`` as Decimals; a difference
-        schedules an activity for the endpoint's responsible with the figures.
+    def _fi_stripe_balance_start(self):
+        """Unix time from which balance transactions may not be settled in
+        Odoo yet: the last check's watermark, else the opening balance's
+        cut-over, else the first Stripe message of the endpoint (then Stripe's
+        balance before it is not in the clearing account)."""
+        if self.stripe_balance_watermark:
+            return max(self.stripe_balance_watermark, self.stripe_opening_cutover)
+        if self.stripe_opening_cutover:
+            return self.stripe_opening_cutover
+        first = self.env["fi.message"].search(
+            [("endpoint_id", "=", self.id)], order="create_date, id", limit=1
+        )
+        when = first.create_date or fields.Datetime.now()
+        return int(when.replace(tzinfo=UTC).timestamp())
 
-        The clearing account holds the gross of what Stripe has not paid out
-        yet: Stripe's fees of those transactions are booked when their payout
-        settles, so a difference of their amount is expected until then.
-        """
-        self.ensure_one()
-        self._fi_stripe_check_accounts("stripe_clearing_account_id")
-        stripe_totals = self._fi_stripe_balance_now()
+    def _fi_stripe_settled_payouts(self, since):
+        """Ids of the payouts created since ``since`` that Odoo settled (and
+        that did not fail since), and the ids of their balance transactions
+        created since ``since`` (older ones are before the watermark)."""
+        binding = self.env["fi.binding"]
+        api = self._fi_stripe_api()
+        payouts, txns = set(), set()
+        for payout in api.iterate("/v1/payouts", {"created": {"gte": since}}):
+            if not binding.to_odoo(self, "payout", payout["id"]) or binding.to_odoo(
+                self, "payout_failure", payout["id"]
+            ):
+                continue
+            payouts.add(payout["id"])
+            for txn in api.iterate(
+                "/v1/balance_transactions", {"payout": payout["id"]}
+            ):
+                if int(txn.get("created") or 0) >= since:
+                    txns.add(txn["id"])
+        return payouts, txns
+
+    def _fi_stripe_unsettled(self, since, until):
+        """``Unsettled``: the balance transactions created from ``since`` to
+        before ``until`` that no payout settled in Odoo holds, each folded in
+        as the clearing accounts hold it (the rule of the settlement: its
+        category's account in the value map)."""
+        binding = self.env["fi.binding"]
+        lookup = self.env["fi.value.map"].fi_lookup
+        clearings = self._fi_stripe_clearing_accounts()
+        payouts, settled = self._fi_stripe_settled_payouts(since)
+        gap = Unsettled()
+        held = {}
+        params = {"created": {"gte": since, "lt": until}}
+        for txn in self._fi_stripe_api().iterate("/v1/balance_transactions", params):
+            source = txn.get("source")
+            if isinstance(source, dict):
+                source = source.get("id")
+            if txn.get("type") in PAYOUT_TYPES:
+                if source not in payouts:
+                    gap.add_payout(txn)
+                continue
+            if txn["id"] in settled:
+                continue
+            category = category_of(txn)
+            if category in const.DISPUTE_CATEGORIES and binding.to_odoo(
+                self, "dispute_txn", txn["id"]
+            ):
+                continue  # the dispute entry holds its net already
+            if category not in held:
+                try:
+                    held[category] = lookup(
+                        const.BALANCE_CATEGORY_MAP, category, endpoint=self
+                    )
+                except FiBusinessError:
+                    held[category] = self.env["account.account"]
+            account = held[category]
+            if not account or account not in clearings:
+                gap.add_other(txn)
+                continue
+            booked = None
+            if txn.get("exchange_rate"):
+                _account, booked = self._fi_stripe_booked(txn, account)
+            gap.add_held(txn, booked[:2] if booked else None)
+        return gap
+
+    def _fi_stripe_clearing_totals(self):
+        """The clearing accounts' posted balance per currency, minor units."""
         groups = self.env["account.move.line"]._read_group(
             [
                 ("account_id", "in", self._fi_stripe_clearing_accounts().ids),
@@ -156,41 +235,103 @@ class FiEndpoint(models.Model):
             ["currency_id"],
             ["amount_currency:sum"],
         )
-        odoo_totals = {}
-        for currency, amount in groups:
-            code = currency.name.lower()
-            rounded = round(amount, exponent(code))
-            odoo_totals[code] = decimal_to_minor(f"{rounded:.{exponent(code)}f}", code)
+        return {
+            currency.name.lower(): self._fi_stripe_to_minor(amount, currency.name)
+            for currency, amount in groups
+        }
+
+    def _fi_stripe_check_balance(self, until=None):
+        """Stripe's balance (available + pending, per currency) against the
+        clearing accounts (the endpoint's and the per-currency ones: their
+        amount in each currency), net of what is not paid out yet
+        (``Unsettled``: fees of payments Odoo holds gross, payouts Odoo has
+        not settled, transactions Odoo books at their payout, converted
+        ones), ``until`` the time of Stripe's balance (now). Returns
+        ``{currency: {stripe, odoo, fees, payouts, other,
+        converted, expected, difference}}`` as Decimals; a difference opens
+        (or updates) one finance exception, resolved by the first check that
+        finds none."""
+        self.ensure_one()
+        self._fi_stripe_check_accounts("stripe_clearing_account_id")
+        since = self._fi_stripe_balance_start()
+        # the balance transactions Stripe's balance holds: created before it
+        stripe_totals = self._fi_stripe_balance_now()
+        until = until or int(time.time())
+        try:
+            gap = self._fi_stripe_unsettled(since, until)
+        except ValueError as err:
+            raise FiBusinessError(
+                _("Stripe's /v1/balance_transactions: %s", err), "stripe_field"
+            ) from None
+        odoo_totals = self._fi_stripe_clearing_totals()
+        expected = gap.expected()
         result = {}
         lines = []
-        for code in sorted(set(stripe_totals) | set(odoo_totals)):
-            theirs = minor_to_decimal(stripe_totals.get(code, 0), code)
-            ours = minor_to_decimal(odoo_totals.get(code, 0), code)
-            result[code.upper()] = (theirs, ours, theirs - ours)
-            if theirs != ours:
+        for code in sorted(set(stripe_totals) | set(odoo_totals) | set(expected)):
+
+            def money(minor, code=code):
+                return minor_to_decimal(minor, code)
+
+            theirs, ours = stripe_totals.get(code, 0), odoo_totals.get(code, 0)
+            difference = theirs - ours - expected.get(code, 0)
+            row = {part: money(v) for part, v in gap.parts(code).items()}
+            row.update(
+                stripe=money(theirs),
+                odoo=money(ours),
+                expected=money(expected.get(code, 0)),
+                difference=money(difference),
+            )
+            result[code.upper()] = row
+            if difference:
                 lines.append(
                     _(
-                        "%(cur)s: Stripe %(theirs)s, clearing account %(ours)s, "
-                        "difference %(diff)s",
+                        "%(cur)s: Stripe %(theirs)s, clearing account %(ours)s; "
+                        "not paid out yet: fees %(fees)s, payouts Odoo has not "
+                        "settled %(payouts)s, transactions booked at their payout "
+                        "%(other)s, converted %(converted)s; difference %(diff)s",
                         cur=code.upper(),
-                        theirs=theirs,
-                        ours=ours,
-                        diff=theirs - ours,
+                        theirs=row["stripe"],
+                        ours=row["odoo"],
+                        fees=row["fees"],
+                        payouts=row["payouts"],
+                        other=row["other"],
+                        converted=row["converted"],
+                        diff=row["difference"],
                     )
                 )
-        if lines:
-            self.activity_schedule(
-                "mail.mail_activity_data_todo",
-                summary=_("Stripe balance differs from the clearing account"),
-                note="\n".join(lines),
-                user_id=(self.responsible_id or self.env.user).id,
+        if lines and not self.stripe_opening_cutover:
+            lines.append(
+                _(
+                    "No opening balance is booked: what Stripe held before the "
+                    "connector started is not in the clearing account (run the "
+                    "first-run backfill)."
+                )
             )
+        detail = "\n".join(lines)
+        case = self._fi_stripe_case(
+            "balance_check",
+            "balance",
+            "stripe_balance",
+            detail
+            and _("Stripe balance differs from the clearing account:\n%s", detail),
+        )
+        self.sudo().stripe_balance_watermark = (
+            gap.oldest if gap.oldest is not None else max(since, gap.newest or 0)
+        )
         self.env["fi.audit"]._fi_event(
             "stripe.balance_checked",
             _("Stripe balance compared with the clearing account"),
             record=self,
             endpoint=self,
-            facts={code: [str(v) for v in values] for code, values in result.items()},
+            facts={
+                "since": since,
+                "unsettled_transactions": gap.count,
+                "exception": case.id if lines else None,
+                "currencies": {
+                    code: {key: str(value) for key, value in row.items()}
+                    for code, row in result.items()
+                },
+            },
         )
         return result
 

@@ -55,6 +55,9 @@ class FiEndpoint(models.Model):
             )
             reversal.action_post()
             binding.bind(self, "payout_failure", payout["id"], reversal, message)
+            # its transactions are back in the clearing account, however old:
+            # the next balance check lists them again from the start
+            self.sudo().stripe_balance_watermark = 0
             self._fi_stripe_note_payout(message, payout, state="failed")
             self._fi_stripe_audit(
                 "stripe.payout_reversed",

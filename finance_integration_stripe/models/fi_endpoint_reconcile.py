@@ -197,30 +197,12 @@ class FiEndpoint(models.Model):
             }
             for code, kinds in result.totals.items()
         }
-        binding = self.env["fi.binding"]
-        case = binding.to_odoo(self, "reconciliation", day.isoformat())
-        if result:
-            detail = self._fi_stripe_reconcile_text(day, result)
-            if case and case.state in OPEN_STATES:
-                case.sudo().write({"detail": detail})
-                case.sudo()._message_log(body=_("Reconciled again: %s", detail[:500]))
-            else:
-                case = self.env["fi.exception"]._fi_open_for(
-                    "stripe_reconciliation", detail, endpoint=self, record=self
-                )
-                closed = binding._fi_find(self, "reconciliation", day.isoformat())
-                if closed:  # a difference again after it was resolved
-                    closed.write({"res_id": case.id})
-                else:
-                    binding.bind(self, "reconciliation", day.isoformat(), case)
-        elif case and case.state in OPEN_STATES:
-            case.sudo().write(
-                {
-                    "state": "resolved",
-                    "date_closed": fields.Datetime.now(),
-                    "resolution_note": _("Reconciled again: no difference left."),
-                }
-            )
+        case = self._fi_stripe_case(
+            "reconciliation",
+            day.isoformat(),
+            "stripe_reconciliation",
+            self._fi_stripe_reconcile_text(day, result) if result else "",
+        )
         register = self.env["fi.stripe.reconciliation"]._fi_record_day(
             self, day, result, case if result else None
         )
@@ -243,6 +225,37 @@ class FiEndpoint(models.Model):
             "exception": case or None,
             "register": register,
         }
+
+    def _fi_stripe_case(self, external_type, key, reason_code, detail):
+        """The one finance exception of a recurring check (a day reconciled,
+        the balance checked), bound as ``external_type`` / ``key``: with a
+        ``detail``, the open one is updated, else one is opened (bound again
+        when an earlier one was closed); without, the open one is resolved.
+        Returns the item (empty when there never was one)."""
+        binding = self.env["fi.binding"]
+        case = binding.to_odoo(self, external_type, key) or self.env["fi.exception"]
+        if detail:
+            if case and case.state in OPEN_STATES:
+                case.sudo().write({"detail": detail})
+                case.sudo()._message_log(body=_("Checked again: %s", detail[:500]))
+                return case
+            case = self.env["fi.exception"]._fi_open_for(
+                reason_code, detail, endpoint=self, record=self
+            )
+            closed = binding._fi_find(self, external_type, key)
+            if closed:  # a difference again after it was resolved
+                closed.write({"res_id": case.id})
+            else:
+                binding.bind(self, external_type, key, case)
+        elif case and case.state in OPEN_STATES:
+            case.sudo().write(
+                {
+                    "state": "resolved",
+                    "date_closed": fields.Datetime.now(),
+                    "resolution_note": _("Checked again: no difference left."),
+                }
+            )
+        return case
 
     def _fi_stripe_reconcile_text(self, day, result):
         def money(code, amount):

@@ -13,5 +13,6 @@ from . import test_demo
 from . import test_close_kpis
 from . import test_uncollectible
 from . import test_backfill
+from . import test_balance_check
 from . import test_payments_batch
 from . import test_currency_governance

@@ -233,9 +233,11 @@ class TestStripeFx(StripeCommon):
             "available": [{"amount": 10000, "currency": "eur"}],
             "pending": [{"amount": 1000, "currency": "usd"}],
         }
-        result = self.endpoint._fi_stripe_check_balance()
-        self.assertEqual(result["EUR"][2], Decimal("0.00"))
-        self.assertEqual(result["USD"][2], Decimal("0.00"))
+        # (in a window of Stripe time with no balance transaction in it)
+        self.endpoint.stripe_balance_watermark = 1_950_000_000
+        result = self.endpoint._fi_stripe_check_balance(until=1_950_000_001)
+        self.assertEqual(result["EUR"]["difference"], Decimal("0.00"))
+        self.assertEqual(result["USD"]["difference"], Decimal("0.00"))
         # the payout takes the EUR payment off the EUR clearing account
         move, _net = self.settle(
             "po_fx_eur", [(intent["latest_charge"], 12000, 378, 1.2)]

@@ -290,24 +290,3 @@ class TestStripeRefundsPayouts(StripeCommon):
             ),
             3,
         )
-
-    # -- daily balance check ---------------------------------------------
-    def test_clearing_account_is_compared_with_the_stripe_balance(self):
-        self.paid_intent(10.99, 1099)
-        self.paid_intent(5000, 5000, currency="jpy")
-        saved = self.stripe.balance
-        self.addCleanup(setattr, self.stripe, "balance", saved)
-        self.stripe.balance = {
-            "object": "balance",
-            "livemode": False,
-            "available": [{"amount": 1099, "currency": "usd"}],
-            "pending": [{"amount": 5000, "currency": "jpy"}],
-        }
-        result = self.endpoint._fi_stripe_check_balance()
-        self.assertEqual(str(result["USD"][2]), "0.00")
-        self.assertEqual(str(result["JPY"][2]), "0")
-        self.assertFalse(self.endpoint.activity_ids)
-        self.stripe.balance["pending"].append({"amount": 500, "currency": "usd"})
-        result = self.endpoint._fi_stripe_check_balance()
-        self.assertEqual(str(result["USD"][2]), "5.00")
-        self.assertIn("difference 5.00", self.endpoint.activity_ids.note)
